@@ -98,8 +98,31 @@ def prepare(root: Path) -> dict:
                                       text=f"{texts[i % 3]} number {i}") for i, it in enumerate(items)], root=root), root / "text.csv")
         done = workbench(["run", root / "text.csv", "--out", root / "runT", "--model", "tiny", "--chunk", "4"], root)
         assert done.returncode == 0, done.stderr[-2000:]
+    emobox = root / "emobox"
+    if not (emobox / "iemocap_test_fold_1.jsonl").exists():  # EmoBox fold files over the 12 clips, for import-emobox
+        emobox.mkdir(exist_ok=True)
+        for split, part in (("train", items[:8]), ("test", items[8:])):
+            (emobox / f"iemocap_{split}_fold_1.jsonl").write_text("".join(json.dumps(
+                {"key": it.id, "dataset": "iemocap", "wav": it.path, "type": "raw", "sample_rate": 16000, "num_frame": 32000,
+                 "task": "category", "length": 2.0, "emo": it.label[:3], "channel": 1}) + "\n" for it in part))
+    lh = root / "lhotse"
+    if not (lh / "sup.jsonl").exists():  # a RecordingSet and its SupervisionSet (two segments a clip), for import-lhotse
+        lh.mkdir(exist_ok=True)
+        (lh / "rec.jsonl").write_text("".join(json.dumps(
+            {"id": it.id, "sources": [{"type": "file", "channels": [0], "source": str(root / it.path)}], "sampling_rate": 16000,
+             "num_samples": 32000, "duration": 2.0, "channel_ids": [0]}) + "\n" for it in items))
+        (lh / "sup.jsonl").write_text("".join(json.dumps(
+            {"id": f"{it.id}-{k}", "recording_id": it.id, "start": k * 1.0, "duration": 1.0, "channel": 0, "speaker": it.speaker,
+             "custom": {"emotion": it.label}}) + "\n" for it in items for k in range(2)))
     if not (root / "votes.csv").exists():
         (root / "votes.csv").write_text("id,rater_labels\n" + "".join(f'c{i:02d},"happy;sad;{emotions[i % 3]}"\n' for i in range(12)))
+    if not (root / "runV" / "results.parquet").exists():  # the corpus with listeners' votes, for listeners
+        (root / "voted.csv").unlink(missing_ok=True)
+        for argv in (["datasets", "import-votes", manifest, "--format", "generic", "--votes", root / "votes.csv", "--out",
+                      root / "voted.csv"],
+                     ["run", root / "voted.csv", "--out", root / "runV", "--model", "tiny", "--chunk", "4"]):
+            done = workbench(argv, root)
+            assert done.returncode == 0, done.stderr[-2000:]
     return {"manifest": manifest, "runA": root / "runA", "runB": root / "runB", "clip": root / "audio" / "c00.wav",
             "long": root / "long.wav", "audio": root / "audio", "hf": hf}
 
@@ -136,6 +159,12 @@ def commands(f: dict) -> dict:
                             "100", "--out", "{out}"], "{out}"),  # a fine-tuned head's run
         "fuse": (["fuse", str(Path(f["runA"]).parent / "runT"), "--folds", "2", "--bootstrap", "50", "--out", "{out}"], "{out}"),
         "probe": (["probe", run_a, "--folds", "2", "--bootstrap", "50", "--out", "{out}"], "{out}"),
+        "import-emobox": (["datasets", "import-emobox", *sorted(str(p) for p in (Path(f["runA"]).parent / "emobox").glob("*.jsonl")),
+                           "--root", str(Path(f["runA"]).parent), "--out", "{out}/e.csv"], "{out}"),
+        "import-lhotse": (["datasets", "import-lhotse", "--recordings", str(Path(f["runA"]).parent / "lhotse" / "rec.jsonl"),
+                           "--supervisions", str(Path(f["runA"]).parent / "lhotse" / "sup.jsonl"), "--out", "{out}/l.csv"], "{out}"),
+        "listeners": (["listeners", str(Path(f["runA"]).parent / "runV"), "--bootstrap", "200", "--out", "{out}"], "{out}"),
+        "model-info": (["model", "info", "--model", "tiny"], "{out}"),
         "similar": (["similar", f["clip"], clips[1], "--model", "tiny", "--no-cache"], "{out}"),
         "diagnose": (["diagnose", f["clip"], "--model", "tiny"], "{out}"),
     }

@@ -266,14 +266,21 @@ def spreadsheet_line(values: Any) -> str:
     return buf.getvalue()
 
 
+#: the most columns :func:`read_spreadsheet_csv` reads (the widest table the workbench writes has about a thousand)
+CSV_MAX_COLUMNS = 10_000
+
+
 def read_spreadsheet_csv(data: bytes | str) -> Any:
     """A CSV the workbench wrote (its bytes or text) as a DataFrame holding exactly the values written: every text cell
     and column name through :func:`spreadsheet_value`; only an empty cell is missing (NaN), so a label ``NA`` or
     ``null`` stays that text; numbers as numbers."""
     import pandas as pd
 
-    buf = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
-    frame = pd.read_csv(buf, keep_default_na=False, na_values=[""])
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    header = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)])), [])
+    if len(header) > CSV_MAX_COLUMNS:  # a hostile file: 10^6 columns took 48 s, 2 * 10^5 text ones minutes
+        raise ValueError(f"{len(header):,} columns; a table the workbench writes has at most {CSV_MAX_COLUMNS:,}")
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
     for col in frame.columns:
         if getattr(frame[col].dtype, "kind", "O") not in "biufcmM":  # text (object or a string dtype), not numbers
             frame[col] = frame[col].map(spreadsheet_value)

@@ -73,7 +73,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
     conformal_checks, conformal_sets, conformal_summary, shared_fit_notes, temperature_interval,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
-from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line  # noqa: F401  (public here too)
+from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line, spread_words  # noqa: F401  (public here too)
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import unmapped_labels, zero_width_note
 from workbench.analysis.metrics import output_folder, run_training_overlap

@@ -75,17 +75,38 @@ def group_coverage(hit: np.ndarray, groups: np.ndarray | None, folds: Sequence[n
     null = np.concatenate(null)
     observed = float(_statistic(hit, codes, n_g, expected)[0])
     cov = np.bincount(codes, weights=hit, minlength=len(names)) / n_g
-    picks = rng.integers(0, len(names), size=(999, len(names)))  # speakers resampled, their clips together
     hits_g = np.bincount(codes, weights=hit, minlength=len(names))
-    boot = hits_g[picks].sum(axis=1) / n_g[picks].sum(axis=1)
+    boot = np.concatenate([(hits_g[picks].sum(axis=1) / n_g[picks].sum(axis=1))  # speakers resampled, their clips together
+                           for picks in (rng.integers(0, len(names), size=(b, len(names)))  # 100 at a time: 10^5 speakers
+                                         for b in [100] * 9 + [99])])  # at once drew 999 x 10^5 indices (800 MB)
     order = np.argsort(cov, kind="stable")[:3]
     out.update(groups=int(len(names)), coverage_range=(float(cov.min()), float(cov.max())), sd=float(np.std(cov)),
                sd_expected=float(np.mean(null_sd)), permutations=int(n_perm), p=float((1 + np.sum(null >= observed - 1e-12)) / (n_perm + 1)),
                cluster_ci=tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])),
                lowest=[{by or "group": str(names[i]), "coverage": float(cov[i]), "n": int(n_g[i])} for i in order])
     out["flag"] = bool(out["p"] < GROUP_ALPHA)
+    out["untestable"] = _untestable(codes, folds, by or "group")
     out["words"] = _flag_words(out, float(hit.mean())) if out["flag"] else ""
     return out
+
+
+def _untestable(codes: np.ndarray, folds: Sequence[np.ndarray], by: str) -> str:
+    """Why shuffling hits within a fold cannot change the per-``by`` spread (the test's p is 1 by construction), or
+    ``""``: it needs a fold holding two ``by``s, one of them with two clips or more.  One speaker, a clip per speaker
+    or a speaker per fold (``--folds 5`` over 5 speakers) printed "spread within chance (permutation p = 1)"."""
+    for test in folds:
+        counts = np.bincount(codes[test])
+        if np.count_nonzero(counts) >= 2 and counts.max() >= 2:
+            return ""
+    return (f"no fold holds two {by}s one of whom has two clips or more ({len(np.unique(codes))} {by}(s)), so the "
+            f"permutation within folds cannot move a hit between {by}s: nothing to test, p = 1 by construction")
+
+
+def spread_words(g: dict) -> str:
+    """'spread within chance (permutation p = 0.41)', or that the spread could not be checked, and why."""
+    if g.get("untestable"):
+        return f"spread NOT CHECKED: {g['untestable']}"
+    return f"spread within chance (permutation {permutation_p_words(g['p'], g.get('permutations', GROUP_PERMUTATIONS))})"
 
 
 def _flag_words(g: dict, overall: float) -> str:
@@ -106,7 +127,7 @@ def add_group_coverage(conformal: dict, sets: dict, y: np.ndarray, groups: np.nd
     for s, st in sets.items():
         g = group_coverage(st[np.arange(len(y)), y], groups, folds, by=by, seed=seed)
         conformal[s]["by_group"], conformal[s]["assumption"] = g, g["assumption"]
-        checks[s] = {k: g.get(k) for k in ("grouped", "by", "groups", "p", "flag", "coverage_range", "cluster_ci")}
+        checks[s] = {k: g.get(k) for k in ("grouped", "by", "groups", "p", "flag", "untestable", "coverage_range", "cluster_ci")}
         if g.get("flag"):
             warnings.append(f"{s.upper()} sets: {g['words']}")
     return {"set_coverage_by_group": checks}, warnings
@@ -127,7 +148,8 @@ def conformal_line(score: str, d: dict, alpha: float) -> str:
                     + _verdict_words(v) + (" UNINFORMATIVE" if v.get("uninformative") else "") for c, v in d["per_class"].items())
     g = d.get("by_group") or {}
     spread = (f"; per {g['by']} {g['coverage_range'][0]:.2f}-{g['coverage_range'][1]:.2f} over {g['groups']} {g['by']}s, "
-              + ("SPREAD BEYOND CHANCE" if g["flag"] else "spread within chance") + f" (permutation {permutation_p_words(g['p'], g.get('permutations', GROUP_PERMUTATIONS))})"
+              + ("SPREAD BEYOND CHANCE" + f" (permutation {permutation_p_words(g['p'], g.get('permutations', GROUP_PERMUTATIONS))})"
+                 if g["flag"] else spread_words(g))
               if g.get("grouped") else "")
     return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, n={d['n']}, exact "
             f"{100 * d['level']:g} % interval; {guarantee_words(d['guarantee']) + '; ' if 'guarantee' in d else ''}check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "

@@ -29,7 +29,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.paths import shell_command
 from workbench.analysis.fusion import grouped_folds
 from workbench.analysis.groups import small_group_reason
-from workbench.analysis.stats import cluster_draws, cluster_ids, cluster_weights, speaker_resampling
+from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_resampling
 from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
 
 #: voice features of a run (`workbench features`), one fixed name per feature set
@@ -345,7 +345,7 @@ def _clustered_deltas(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarr
 
     codes = np.unique(np.concatenate([ca, cb]), return_inverse=True)[1]  # the clusters of this comparison only
     ca, cb = codes[: len(ca)], codes[len(ca):]
-    draws = cluster_draws(np.random.default_rng(seed), int(codes.max()) + 1, n_boot)
+    rng = np.random.default_rng(seed)
     order = np.argsort(a, kind="stable")
     sorted_a = a[order]
     below_at, above_at = np.searchsorted(sorted_a, b, side="left"), np.searchsorted(sorted_a, b, side="right")
@@ -357,7 +357,10 @@ def _clustered_deltas(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarr
             return ((total - cum[:, above_at] - cum[:, below_at]) * wb).sum(axis=1) / (total[:, 0] * wb.sum(axis=1))
 
     point = float(delta(np.ones((1, len(a))), np.ones((1, len(b))))[0])
-    boots = delta(draws[:, ca], draws[:, cb])
+    boots = np.empty(0)  # a block of resamples at a time (the same numbers): (draws, items) at once grew with both
+    for _, size in _blocks(n_boot, 2 * (len(a) + len(b)) + int(codes.max()) + 1):
+        draws = cluster_draws(rng, int(codes.max()) + 1, size)
+        boots = np.concatenate([boots, delta(draws[:, ca], draws[:, cb])])
     boots = boots[np.isfinite(boots)]  # a resample without the class, or without its rest
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan)
@@ -456,8 +459,12 @@ def r2_interval(y: np.ndarray, pred: np.ndarray, speakers: Sequence, *, n_boot: 
     covered the R² over speakers far less often than 95 % (tests/test_cluster_intervals.py)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     clusters, unit = speaker_resampling(speakers)
-    boots = (_weighted_r2(y, pred, cluster_weights(rng, clusters, n_boot)) if clusters is not None else
-             np.array([_r2(y[i], pred[i]) for i in rng.integers(0, len(y), size=(n_boot, len(y)))]))
+    # a block of resamples at a time (the same numbers): (draws, items) weights at once grew with items x draws
+    ids = cluster_ids(clusters) if clusters is not None else None
+    width = len(y) + (int(ids.max()) + 1 if ids is not None and len(ids) else 0)
+    boots = np.concatenate([np.empty(0)] + [
+        _weighted_r2(y, pred, cluster_draws(rng, int(ids.max()) + 1, b)[:, ids]) if ids is not None else
+        np.array([_r2(y[i], pred[i]) for i in rng.integers(0, len(y), size=(b, len(y)))]) for _, b in _blocks(n_boot, width)])
     boots = boots[np.isfinite(boots)]
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan)

@@ -22,7 +22,7 @@ from typing import Any
 from workbench import __version__
 from workbench.schema import text_values
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, guarantee_words, plot_reliability_before_after,
-                                            plot_risk_coverage, plot_set_sizes)
+                                            plot_risk_coverage, plot_set_sizes, spread_words)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
 from workbench.analysis.compare.variants import flags_words
@@ -31,7 +31,6 @@ from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_s
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
-from workbench.analysis.stats import permutation_p_words
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -527,8 +526,8 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                  f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
                  "(overall, and for each class on its own):</p>")
     parts += [f"<p>{esc(s.upper())} coverage {esc(d['assumption'])}" + (f"; per {esc(g['by'])} {g['coverage_range'][0]:.2f}-"
-              f"{g['coverage_range'][1]:.2f} over {g['groups']} {esc(g['by'])}s, " + (f"<b>{esc(g['words'])}</b>" if g["flag"] else f"spread within chance "
-              f"(permutation {permutation_p_words(g['p'], g.get('permutations', 999))})") if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
+              f"{g['coverage_range'][1]:.2f} over {g['groups']} {esc(g['by'])}s, " + (f"<b>{esc(g['words'])}</b>" if g["flag"] else
+              esc(spread_words(g))) if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
               for s, d in rep.conformal.items() if d.get("assumption")]
     parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why.removeprefix(f'{s.upper()} sets skipped, '))}.</p>"
               for s, why in rep.conformal_skipped.items()]
