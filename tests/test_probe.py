@@ -424,7 +424,7 @@ def test_a_probe_intervals_checks_reach_the_screen_probe_json_and_the_report_pag
     doc = json.loads(capsys.readouterr().out)
     assert all(f["uar_ci"] == [1.0, 1.0] and f["n_test"] == 8 for f in doc["folds"]) and doc["mean_over_folds"]["uar_ci"] == [1.0, 1.0]
     res = probe_run(clean, folds=4, n_boot=50)
-    surfaces = {"json": " ".join(doc["fold_notes"]), "screen": res.render(), "page": res.html(in_report=True)}
+    surfaces = {"json": " ".join(doc["fold_notes"]), "screen": res.render(), "page": " ".join(_page_notes(res.html(in_report=True)))}
     for where, text in surfaces.items():
         for f in doc["folds"]:
             assert f"fold {f['fold']}: UAR 1.000: zero-width interval [1.000, 1.000] from 8 item(s)" in text, where
@@ -432,5 +432,15 @@ def test_a_probe_intervals_checks_reach_the_screen_probe_json_and_the_report_pag
                 f"fold {f['fold']}: intervals from only 8 item(s) (< 20" in text, where
         assert "the mean over folds: UAR 1.000: zero-width interval [1.000, 1.000] from 32 item(s)" in text, where
     noise = probe_run(probe_set(tmp_path, "noise", separable=False, per_class=6, seed=3), scheme="speaker", folds=4, n_boot=200, seed=1)
-    for text in (" ".join(noise.to_dict()["fold_notes"]), noise.html(), noise.render()):
+    for text in (" ".join(noise.to_dict()["fold_notes"]), " ".join(_page_notes(noise.html())), noise.render()):
         assert "the mean over folds: UAR" in text and "AT CHANCE" in text
+    page = noise.html()  # one flagged heading with the count, the notes grouped under their fold (not a bold line each)
+    assert f"⚠ {len(noise.notes())} check(s) of the figures above flagged" in page and page.count("<b>⚠") <= 2
+
+
+def _page_notes(html: str) -> list[str]:
+    """The page's grouped notes read back as 'fold 1: what' lines."""
+    import re
+
+    return [f"{where}: {what}" for where, inner in re.findall(r"<li><b>(.*?)</b><ul>(.*?)</ul></li>", html)
+            for what in re.findall(r"<li>(.*?)</li>", inner)]

@@ -420,8 +420,22 @@ class ProbeResult:
             parts.append(f"<p>excluded: {len(ids)} item(s) with {html_text(reason)}</p>")
         for name, why in self.skipped.items():
             parts.append(f"<p>fold {html_text(str(name))} not evaluated: {html_text(why)}</p>")
-        parts += [f"<p><b>⚠ {html_text(note)}</b></p>" for note in self.notes()]
+        parts.append(self._notes_html())
         return html_visible("\n".join(parts))  # the table's cells: to_html escapes markup only
+
+    def _notes_html(self) -> str:
+        """The notes as one flagged list, grouped under their fold (a bold ⚠ paragraph each made a wall of some twenty
+        lines a run, the same four checks again for every fold, on the checkpoint comparison's page)."""
+        groups: dict[str, list[str]] = {}
+        for note in self.notes():
+            where, _, what = note.partition(": ")
+            groups.setdefault(where, []).append(what)
+        if not groups:
+            return ""
+        items = "".join(f"<li><b>{html_text(where)}</b><ul>{''.join(f'<li>{html_text(w)}</li>' for w in whats)}</ul></li>"
+                        for where, whats in groups.items())
+        return (f"<p><b>⚠ {sum(map(len, groups.values()))} check(s) of the figures above flagged</b> (each fold's, then the "
+                f"mean's):</p><ul class=\"probe-notes\">{items}</ul>")
 
 
 def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp: bool = False, n_boot: int = 1000, seed: int = 0,
