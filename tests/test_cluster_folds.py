@@ -14,25 +14,19 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_cluster_intervals import CLIPS, SPEAKERS, _clustered_labels, _sigmoid
 from test_probe import synthetic_row, write_run
 
 from workbench.analysis.probe_intervals import fold_bootstrap, fold_intervals, interval, speaker_fold_bootstrap
 from workbench.analysis.stats import clustered_mcnemar, mcnemar_exact
 
-SPEAKERS, CLIPS = 30, 20
-
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 def _clustered(rng, speakers=SPEAKERS, clips=CLIPS):
-    """Two balanced classes; each speaker's clips are right with the speaker's own probability (logit 0.5 + 1.5 z)."""
-    spk = np.repeat(np.arange(speakers), clips)
-    t = rng.integers(0, 2, speakers * clips)
-    right = rng.random(speakers * clips) < _sigmoid(0.5 + 1.5 * rng.standard_normal(speakers))[spk]
+    """test_cluster_intervals' clustered labels (two balanced classes, each speaker right with its own probability), named."""
+    truth, pred, spk = _clustered_labels(rng, speakers, clips)
     names = np.array(["angry", "sad"])
-    return names[t], names[np.where(right, t, 1 - t)], np.array([f"spk{s}" for s in spk], dtype=object)
+    return names[truth], names[pred], np.array([f"spk{s}" for s in spk], dtype=object)
 
 
 POPULATION_WA = float(np.mean(_sigmoid(0.5 + 1.5 * np.random.default_rng(99).standard_normal(2_000_000))))

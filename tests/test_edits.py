@@ -97,12 +97,13 @@ def _pred(scores):
     return Prediction("x", s, np.log(s + 1e-9))
 
 
-def test_flip_table_counts_flips_and_mass_moves():
-    def onehot(i, p=0.9):
-        s = np.full(len(LABEL_KEYS), (1 - p) / (len(LABEL_KEYS) - 1))
-        s[i] = p
-        return s
+def onehot(i, p=0.9):
+    s = np.full(len(LABEL_KEYS), (1 - p) / (len(LABEL_KEYS) - 1))
+    s[i] = p
+    return s
 
+
+def test_flip_table_counts_flips_and_mass_moves():
     angry, neutral = LABEL_KEYS.index("angry"), LABEL_KEYS.index("neutral")
     base = [_pred(onehot(angry)), _pred(onehot(angry)), _pred(onehot(neutral))]
     edited = {"pitch -2 st": [_pred(onehot(neutral)), _pred(onehot(angry)), _pred(onehot(neutral))]}
@@ -120,11 +121,6 @@ def test_a_flip_rate_carries_its_count_and_exact_interval_over_its_items():
     """A flip rate of 0 over 1 item read as 'stable' with no interval beside it in sweep_flips.csv: each rate now has
     its count and its exact (Clopper–Pearson) 95 % interval, computed here independently from the beta quantiles."""
     from scipy.stats import beta
-
-    def onehot(i, p=0.9):
-        s = np.full(len(LABEL_KEYS), (1 - p) / (len(LABEL_KEYS) - 1))
-        s[i] = p
-        return s
 
     angry, neutral = LABEL_KEYS.index("angry"), LABEL_KEYS.index("neutral")
     base = [_pred(onehot(angry)), _pred(onehot(angry)), _pred(onehot(neutral))]

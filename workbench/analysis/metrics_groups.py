@@ -102,13 +102,8 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     df = results[results["variant"] == variant]
     sc = select_rows(df)
+    y_true, y_pred, classes = _scored_labels(sc, restrict)
     sc = sc[text_values(sc["emotion"]) != ""]
-    classes = [c for c in score_labels(df) if c in set(sc["emotion"])]
-    y_true = sc["emotion"].astype(str).to_numpy()
-    if restrict and classes:
-        y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
-    else:
-        y_pred = sc["pred"].astype(str).to_numpy()
     return analyse_groups(y_true, y_pred, text_values(sc[by]).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed,
                           speakers=group_speakers(sc, by))
 
