@@ -229,16 +229,21 @@ def test_all_classes_names_the_models_classes_never_the_corpus_s(tmp_path, capsy
     assert f"the corpus's {len(corpus)} classes" in rep.ece_by_class_set["corpus"]["label"] and "model" in rep.ece_by_class_set
 
 
-def test_a_report_that_cannot_calibrate_names_the_command_whose_options_its_fix_gives(tmp_path, monkeypatch):
-    """A report on 18 labelled items said "Not calibrated: … Fix: pass a larger --alpha (above 0.167 …), fewer --folds":
-    options of `workbench calibrate` that the report page does not take. It says so and gives the command."""
+def uncalibrated_page(tmp_path, monkeypatch, n: int) -> str:
+    """The report's calibration section for a run of ``n`` near-uniform items (too few to calibrate): its HTML."""
     from workbench.views import reporting
 
     shown = []
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
-    _run_folder(tmp_path / "run", _near_uniform_rows(n=18))
+    _run_folder(tmp_path / "run", _near_uniform_rows(n=n))
     assert reporting.calibration_section(tmp_path / "run", n_boot=20) is None
-    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    return "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+
+
+def test_a_report_that_cannot_calibrate_names_the_command_whose_options_its_fix_gives(tmp_path, monkeypatch):
+    """A report on 18 labelled items said "Not calibrated: … Fix: pass a larger --alpha (above 0.167 …), fewer --folds":
+    options of `workbench calibrate` that the report page does not take. It says so and gives the command."""
+    html = uncalibrated_page(tmp_path, monkeypatch, 18)
     assert "Not calibrated:" in html and "--alpha" in html, html
     assert "This page tried alpha 0.1" in html and f"<code>workbench calibrate {tmp_path / 'run'} --alpha ALPHA</code>" in html, html
 

@@ -105,14 +105,9 @@ def test_a_long_path_in_a_table_cell_may_break_at_its_slashes():
 def test_a_report_that_cannot_calibrate_for_want_of_items_does_not_say_it_calibrates(tmp_path, monkeypatch):
     """The report on a three-clip folder said "Not calibrated: … needs at least 4 …" and then "This page calibrates at
     alpha 0.1 with the command's default folds; the options named are …": no option was named, and it read as done."""
-    from test_conformal_checks import _near_uniform_rows, _run_folder
-    from workbench.views import reporting
+    from test_conformal_checks import uncalibrated_page
 
-    shown = []
-    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
-    _run_folder(tmp_path / "run", _near_uniform_rows(n=3))
-    assert reporting.calibration_section(tmp_path / "run", n_boot=20) is None
-    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    html = uncalibrated_page(tmp_path, monkeypatch, 3)
     assert "Not calibrated:" in html and "calibration needs at least 4" in html, html
     assert "This page" not in html and "calibrates at alpha" not in html, html
 
