@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import speech_like
+from workbench.errors import ConfigError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -126,6 +127,19 @@ def test_only_cpu_sessions_keep_a_graph_and_the_switch_turns_it_off(monkeypatch)
     assert not onnx_optimized.wanted(["CUDAExecutionProvider", "CPUExecutionProvider"])
     monkeypatch.setenv(onnx_optimized.ENV, "0")
     assert not onnx_optimized.wanted(["CPUExecutionProvider"])
+    monkeypatch.setenv(onnx_optimized.ENV, "false")  # read as on before: anything but "0" kept the graph
+    with pytest.raises(ConfigError, match="not 0 or 1") as caught:
+        onnx_optimized.wanted(["CPUExecutionProvider"])
+    assert caught.value.source == onnx_optimized.ENV and "unset it" in str(caught.value)
+
+
+def test_a_bad_switch_is_refused_before_onnx_runtime_opens_anything(export, cache, monkeypatch):
+    from workbench.model.onnx_backend import load_onnx_model
+    from workbench.model.onnx_optimized import ENV
+
+    monkeypatch.setenv(ENV, "yes")
+    with pytest.raises(ConfigError, match="WORKBENCH_ORT_OPTIMIZED.*not 0 or 1"):  # not "ONNX Runtime cannot open model.onnx"
+        load_onnx_model(export, dtype="int8")
 
 
 def test_the_kept_folder_is_per_graph_onnx_runtime_and_cpu(monkeypatch):

@@ -40,7 +40,7 @@ from workbench.model.onnx_export import (
     MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, UNFINISHED, failed_checks, interrupted_export, recorded_check)
 from workbench.serialize import loads_json, read_bytes_capped
 from workbench.model.onnx_run import run_bounded  # noqa: F401  (public here too)
-from workbench.model.onnx_optimized import open_session
+from workbench.model.onnx_optimized import open_session, wanted
 
 logger = logging.getLogger(__name__)
 
@@ -521,9 +521,10 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     # checksum comes from the stat-keyed memo, so a graph already checked is neither hashed nor parsed again
     checksum = file_sha256(graph)
     stamped = check_graph(graph, meta, source=str(folder), sha256=checksum, dtype=chosen)
+    keep = wanted(providers)  # a bad WORKBENCH_ORT_OPTIMIZED is refused here, not as ONNX Runtime's error below
     try:
         # through the optimised graph kept for this CPU where one passed its check (issue #28: opening optimises again)
-        session, opened = open_session(graph, checksum, options, providers)
+        session, opened = open_session(graph, checksum, options, providers, keep=keep)
     except Exception as exc:  # noqa: BLE001 — ORT raises its own exception types for a bad file
         raise ModelError(f"ONNX Runtime cannot open {graph.name}: {str(exc).strip().splitlines()[-1][:300]}.", source=str(folder),
                          fix="export the model again.") from exc

@@ -58,13 +58,19 @@ def kept_folder(checksum: str) -> Path:
 
 
 def wanted(providers: list) -> bool:
-    """Whether sessions with these providers open a kept graph: CPU only, and not turned off."""
-    return os.environ.get(ENV, "1") != "0" and list(providers) == ["CPUExecutionProvider"]
+    """Whether sessions with these providers open a kept graph: CPU only, and not turned off (``WORKBENCH_ORT_OPTIMIZED``
+    ``0``; ``1`` or unset: on; anything else is refused with the values listed)."""
+    value = os.environ.get(ENV, "").strip() or "1"
+    if value not in ("0", "1"):
+        raise ConfigError(f"this environment variable is {os.environ.get(ENV)!r}, not 0 or 1.", source=ENV,
+                          fix="set it to 0 (open the source graph, optimising it at every load) or 1, or unset it (the default, 1).")
+    return value == "1" and list(providers) == ["CPUExecutionProvider"]
 
 
-def open_session(graph: Path, checksum: str, options: Any, providers: list) -> tuple[Any, str]:
+def open_session(graph: Path, checksum: str, options: Any, providers: list, *, keep: bool | None = None) -> tuple[Any, str]:
     """An ``InferenceSession`` of ``graph`` (sha256 ``checksum``), through the kept optimised graph where one passed.
 
+    ``keep``: :func:`wanted`'s answer, asked before (so that a bad switch is refused before ONNX Runtime is involved).
     Returns ``(session, how)``: ``how`` is ``"kept"`` (the optimised graph opened as is), ``"made"`` (the graph
     optimised, and its optimised copy checked and kept for the next load), ``"failed check"`` (a kept copy
     differed once: the source graph, optimised at every load) or ``"source"`` (not wanted here, or it could not be
@@ -72,7 +78,7 @@ def open_session(graph: Path, checksum: str, options: Any, providers: list) -> t
     """
     import onnxruntime as ort
 
-    if not wanted(providers):
+    if not (wanted(providers) if keep is None else keep):
         return ort.InferenceSession(str(graph), sess_options=options, providers=providers), "source"
     folder = kept_folder(checksum)
     record = _read_check(folder)
