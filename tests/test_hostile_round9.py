@@ -220,7 +220,7 @@ def test_a_divergence_check_without_an_interval_shows_none_not_nan():
 
     from workbench.analysis.divergence_checks import uniform_checks, uniform_reference
 
-    nan_ci = lambda f, a, b: (float("nan"), float("nan"))  # noqa: E731  (what a bootstrap of 0 resamples gives)
+    nan_ci = lambda f, a, b, **kw: (float("nan"), float("nan"))  # noqa: E731  (what a bootstrap of 0 resamples gives)
     jsd, jsd_uniform, ce = np.array([0.8, 0.7, 0.75]), np.array([0.7, 0.7, 0.7]), np.array([2.3, 2.2, 2.25])
     ref = uniform_reference(jsd, jsd_uniform, ce, 9, nan_ci)
     words = uniform_checks(ref, (0.75, (math.nan, math.nan)), (2.25, (math.nan, math.nan)))

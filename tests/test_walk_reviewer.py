@@ -46,7 +46,7 @@ def test_one_test_set_spelled_two_ways_is_one_fold_named_as_the_corpus_wrote_it(
     res = probe_run(rf, scheme="split", n_boot=20)
     assert [(f["fold"], f["n_train"], f["n_test"]) for f in res.folds] == [("Test1", 12, 6)]
     assert main(["probe", str(rf.path), "--scheme", "split", "--bootstrap", "20", "--out", str(tmp_path / "p")]) == 0
-    fold_lines = [x.split()[0] for x in capsys.readouterr().out.splitlines() if x.startswith("  ") and x.split()[0] not in ("fold", "excluded:", "!!")]
+    fold_lines = [x.split()[0] for x in capsys.readouterr().out.splitlines() if x.startswith("  ") and x.split()[0] not in ("fold", "excluded:", "!!", "intervals:")]
     assert fold_lines == ["Test1", "mean"]
 
 
