@@ -352,3 +352,27 @@ def test_a_group_at_chance_or_below_its_majority_baseline_is_flagged_on_screen_i
     plt.close(fig)
     page = metrics_page(monkeypatch, tmp_path / "run")
     assert wa_flag in page and uar_flag in page
+
+
+def test_a_report_tables_a_breakdowns_largest_groups_and_says_how_many_more_there_are(tmp_path, monkeypatch):
+    """A run of one clip per speaker tabled every speaker in the report page (20,000 rows) and listed every one of them
+    in the gap's left-out paragraph: the page shows the largest groups (REPORT_GROUPS) and says the rest are in metrics.json."""
+    import html
+
+    from test_calibration_cli import _run_folder
+    from workbench.analysis import metrics_groups
+    from workbench.views import reporting
+
+    monkeypatch.setattr(metrics_groups.largest_groups, "__defaults__", (5,))
+    rows = [(f"s{i:03d}", c, c) for i in range(30) for c in CLASSES[: 1 + i % 3]]  # speakers of 1–3 clips
+    rows += [("big", c, c) for c in CLASSES for _ in range(4)]
+    _run_folder(tmp_path / "run", _frame(rows))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=50)
+    page = html.unescape(shown[0].split("by speaker")[1])
+    assert "(the 5 largest of its 31 groups; metrics.json has them all)" in page
+    table = page.split("</table>")[0]
+    assert table.count("<tr>") == 1 + 5 and "<td>big</td>" in table  # the header and the five largest, the largest among them
+    assert "more groups (all in metrics.json)" in page and page.count("(too small") <= 20

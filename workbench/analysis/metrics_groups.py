@@ -184,3 +184,18 @@ def class_unit_words(unit: dict) -> str:
     if unit.get("unit") == "speaker":
         return f"per-class intervals: 95 % bootstrap resampling the {unit['clusters']} speakers (precision, recall and F1, as the headline's)"
     return "per-class intervals: precision and recall exact binomial over items, F1 95 % bootstrap over items"
+
+
+#: a report page tables this many groups of a breakdown at most (20,000 one-clip speakers made a 20,000-row table)
+REPORT_GROUPS = 200
+
+
+def largest_groups(groups: dict, most: int = REPORT_GROUPS) -> tuple[dict, str]:
+    """The ``most`` largest of a breakdown's ``groups`` (by ``n``, in their own order) and what was left out, said ("" when
+    none was), as :func:`workbench.analysis.metrics.plot_breakdown` draws its 40 largest."""
+    if len(groups) <= most:
+        return groups, ""
+    keep = set(sorted(groups, key=lambda g: -int(groups[g].get("n") or 0))[:most])
+    return ({g: d for g, d in groups.items() if g in keep},
+            f"the {most} largest of its {len(groups):,} groups; metrics.json has them all")
+

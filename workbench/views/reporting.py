@@ -31,10 +31,11 @@ from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_s
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.analysis.metrics_groups import largest_groups
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, capped_join
 from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
@@ -220,8 +221,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if never_predicted_note(r.per_class):  # precision 0/0 printed as 0.000 before
             out[v]["never_predicted"] = never_predicted_note(r.per_class)
             parts.append(f"<p><b>⚠ {esc(out[v]['never_predicted'])}</b>.</p>")
-        for col, groups in r.breakdowns.items():
-            parts.append(f"<p><b>by {esc(col)}</b></p>")
+        for col, (groups, more) in ((c, largest_groups(g)) for c, g in r.breakdowns.items()):
+            parts.append(f"<p><b>by {esc(col)}</b>" + (f" ({esc(more)})" if more else "") + "</p>")
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
             ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
             parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "CIs resampled", "baselines", "note"],
@@ -230,8 +231,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                       baselines_cell(d, "wa"), d.get("note", "")) for g, d in groups.items()]))
             disp = r.disparities.get(col) or {}
             if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
-                parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc("; ".join(
-                    f"{g} ({why})" for g, why in disp["excluded_why"].items())) if disp.get("excluded_why")
+                parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc(capped_join([
+                    f"{g} ({why})" for g, why in disp["excluded_why"].items()], "; ", noun="groups", where="metrics.json")) if disp.get("excluded_why")
                     else "") + ".</p>")  # also for a gap not measured: "0 eligible group(s)" of two groups of 22 said no why
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
