@@ -130,6 +130,8 @@ def precision_paths(ck, device, tmp):
         t0 = time.perf_counter()
         paths.append((name, ModelRef(str(ck), device=device, dtype=dtype).load(), peak))
         print(f"loaded {name} [{time.perf_counter() - t0:.1f}s]", flush=True)
+        if dtype.startswith("onnx-") and device == "cpu":  # the layout `--dtype auto` may choose: each batch in two parts
+            paths.append((f"{name}-split", ModelRef(str(ck), device=device, dtype=dtype)._load_onnx(None, split=2), peak))
     plain = plain_bfloat16(paths[0][1])
     if plain is not None:  # the same weights without oneDNN's packed layout (workbench.model.prepack), for the A/B
         paths.insert(1, ("model:bfloat16-weights-unpacked", plain, "bfloat16"))
@@ -375,6 +377,8 @@ def issue28_targets(best: dict, outs: dict, extra: dict, arch: str, figures: dic
     chosen = (figures.get("cli_dtype_chosen") or {}).get("cli:auto") or (figures.get("auto_choice") or {}).get("chosen")
     model_name = {"float32": "model", "bfloat16": "model:bfloat16-weights", "int8": "model:int8",
                   "onnx-float32": "model:onnxruntime-float32", "onnx-int8": "model:onnxruntime-int8"}.get(chosen)
+    if model_name and chosen.startswith("onnx-") and (figures.get("auto_choice") or {}).get("onnx_split", 1) > 1:
+        model_name += "-split"  # the layout the run's auto chose (each batch in two parts), not the whole batch
     modes = sorted(n for n in best if n.startswith("cli:auto:"))  # --decode-ahead: the same run with another decoding thread
     for cli, model in (("cli:float32", "model"), ("cli:auto", model_name), *((m, model_name) for m in modes)):
         if cli in best and model in best:

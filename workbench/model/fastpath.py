@@ -46,7 +46,7 @@ from workbench.schema import SAMPLE_RATE
 from workbench.errors import ModelError
 from workbench.serialize import shown
 from workbench.model.checkpoints import cache_dir
-from workbench.model.onnx_backend import check_clips, graph_facts, load_onnx_model
+from workbench.model.onnx_backend import check_clips, cpu_threads, graph_facts, load_onnx_model
 from workbench.model.onnx_export import EXPORT_REVISION, META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from workbench.model.agreement import (  # noqa: F401  (the agreement a path must keep, importable from here too)
     MIN_COSINE, MIN_TOP1_AGREEMENT, acceptable, agreement_figures, describe_agreement, shortfalls)
@@ -70,7 +70,9 @@ RECORD_FORMAT = "emotion-workbench-fastpath/1"
 #: but float32's, made before is made again). 2: the conv front end time-major (tiny float32 0.78 -> 0.029 s, 4 clips);
 #: 3: the positional encoder time-major; 4: start-ups measured, auto chooses by the job's time; 5: bfloat16 packed (prepack);
 #: 6: the ONNX graphs of export revision 2 (:data:`~workbench.model.onnx_export.EXPORT_REVISION`), int8 with fused attention
-PATHS_REVISION = 6
+PATHS_REVISION = 7  # 7: each ONNX path measured with its batch split in two (onnx_split)
+#: the ONNX layouts measured: each batch run whole (1), or cut in two parts run at once, half the cores each
+ONNX_SPLITS = (1, 2)
 START_PROBE_TIMEOUT = 600  # how long a start-up probe may take before the path's start-up counts as unknown
 VERIFIED_FILE = "verified.json"
 
@@ -354,7 +356,13 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
             models[name] = replace(_float32(ref), dtype=name).load()
         except Exception as exc:  # noqa: BLE001 — a path that cannot run here is recorded and never chosen
             paths[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "ok": False}
+        if name in models and name in ONNX_PATHS and cpu_threads() >= 2:  # the graph with each batch in two parts
+            try:
+                models[f"{name}/split"] = replace(_float32(ref), dtype=name)._load_onnx(None, split=ONNX_SPLITS[-1])
+            except Exception as exc:  # noqa: BLE001 — the whole batch stays the path's layout
+                paths[f"{name}/split"] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "ok": False}
     timed = _interleaved(models, clips, paths)
+    _fastest_layouts(timed, paths)
     t32, ref_preds = timed["float32"]
     paths = {"float32": {"seconds": round(t32, 4), "x_float32": 1.0, "ok": True}, **paths}
     for name in CPU_PATHS:
@@ -365,7 +373,8 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
         ok = acceptable(figures)
         if name in ONNX_PATHS:
             ok = ok and bool(getattr(models[name], "verification", {}).get("ok"))
-        paths[name] = {"seconds": round(seconds, 4), "x_float32": round(t32 / seconds, 3), "agreement": figures, "ok": ok}
+        paths[name] = {**paths.get(name, {}), "seconds": round(seconds, 4), "x_float32": round(t32 / seconds, 3),
+                       "agreement": figures, "ok": ok}
     del models, timed
     for name in ("bfloat16", "int8"):
         replace(_float32(ref), dtype=name).forget()  # the chosen one loads again; the others are freed
@@ -381,6 +390,24 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
                        "what stands at %s (a link or a folder is never written through), make the folder writable, or set "
                        "WORKBENCH_CACHE to a folder of your own", getattr(exc, "message", None) or exc, record_path(checksum))
     return record
+
+
+def _fastest_layouts(timed: dict, paths: dict) -> None:
+    """Each ONNX path's faster layout, in place: ``timed[name]`` becomes the split one's time and predictions where
+    it was faster, and the path's entry says which (``onnx_split``) and what the other took (``seconds_other_split``).
+    On ``tiny`` (2 cores) a split batch took ~20 % less (its operators are too small for two threads to share one
+    run); on the large graph ~20 % more: measured on each machine, not assumed."""
+    for name in ONNX_PATHS:
+        split = timed.pop(f"{name}/split", None)
+        failed = paths.pop(f"{name}/split", None)  # a split that could not run leaves the whole batch
+        if name not in timed or split is None:
+            if name in timed and failed:
+                paths[name] = {"onnx_split": 1, "split_error": failed["error"]}
+            continue
+        faster = split[0] < timed[name][0]
+        paths[name] = {"onnx_split": ONNX_SPLITS[-1] if faster else 1, "seconds_other_split": round(timed[name][0] if faster else split[0], 4)}
+        if faster:
+            timed[name] = split
 
 
 def _measure_start_ups(paths: dict, checkpoint: str | None, say: Callable[[str], None]) -> None:
@@ -451,10 +478,12 @@ def record_problem(record: dict) -> str:
             return f"it names a path {shown(name)} that auto does not run"
         if not isinstance(p, dict) or not isinstance(p.get("ok", False), bool):
             return f"{name}: not an entry with 'ok' true or false"
-        bad = next((k for k in ("seconds", "start_seconds", "torch_import_seconds", "x_float32") if k in p
+        bad = next((k for k in ("seconds", "start_seconds", "torch_import_seconds", "x_float32", "seconds_other_split") if k in p
                     and not (_seconds(p[k]) and (p[k] > 0 or k in ("start_seconds", "torch_import_seconds")))), None)
         if bad:
             return f"{name}.{bad} = {shown(p[bad])} is not a number of seconds in (0, {RECORD_MAX_SECONDS:g}]"
+        if p.get("onnx_split", 1) not in ONNX_SPLITS or isinstance(p.get("onnx_split"), bool):
+            return f"{name}.onnx_split = {shown(p['onnx_split'])} is not one of {', '.join(map(str, ONNX_SPLITS))}"
         if not isinstance(p.get("start_imports_torch", False), bool):
             return f"{name}.start_imports_torch = {shown(p['start_imports_torch'])} is not true or false"
         if "agreement" in p and (why := _agreement_form_problem(p["agreement"])):
@@ -547,10 +576,12 @@ def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None,
         record = measure_paths(ref, progress=progress)
     chosen, reason = choose(record, allow_onnx=allow_onnx, job_clips=job_clips)
     entry = record["paths"][chosen]
+    if entry.get("onnx_split", 1) > 1:
+        reason += f"; each batch cut in {entry['onnx_split']} parts run at once, measured faster here"
     precision = {"requested": "auto", "chosen": chosen, "reason": reason,
                  "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
                  "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
-                 "measured_now": fresh, "job_clips": job_clips,
+                 "measured_now": fresh, "job_clips": job_clips, "onnx_split": entry.get("onnx_split", 1),
                  "expected_seconds": {name: round(v, 2) for name in record["paths"]
                                       if (v := expected_seconds(record, name, job_clips)) is not None},
                  "failed_paths": sorted(name for name, p in record["paths"].items() if p.get("error"))}

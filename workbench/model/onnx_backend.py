@@ -127,6 +127,8 @@ class OnnxModel:
         #: does not say, its width over 64 (the stock models' head width: 12 and 16 heads), at least 1 (an underestimate
         #: never refuses a clip that fits)
         self.attention_heads: int = int(meta.get("attention_heads") or max(1, int(meta.get("embed_dim") or 0) // 64))
+        #: parts each batch is cut into and run at once (:func:`run_bounded`'s ``split``; :func:`load_onnx_model`)
+        self.split: int = 1
 
     @property
     def random_weights(self) -> bool:
@@ -188,7 +190,7 @@ class OnnxModel:
                                  dtype="onnx-" + str(self.info.dtype).removeprefix("onnx-"), seconds=lengths.max() / SAMPLE_RATE,
                                  source=self.info.id, device=str(self.info.device))
             out = dict(zip(wanted, run_bounded(self.session, wanted, {"waveforms": block, "lengths": lengths},
-                                               budget_s=self.time_budget_s, source=self.info.path)))
+                                               budget_s=self.time_budget_s, source=self.info.path, split=self.split)))
             check_outputs(out, lengths, n_labels=len(self.labels), names=[names[i] for i in batch], source=self.info.path)
             preds = []
             for row, i in enumerate(batch):
@@ -486,7 +488,7 @@ def check_outputs(out: dict, lengths: np.ndarray, *, n_labels: int, names: list[
 
 
 def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device: str = "cpu",
-                    threads: int | None = None) -> OnnxModel:
+                    threads: int | None = None, split: int = 1) -> OnnxModel:
     """Open an export folder with ONNX Runtime.
 
     Parameters
@@ -498,7 +500,12 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     device : {"cpu", "cuda", "auto"}
         ``cuda`` needs onnxruntime-gpu (``CUDAExecutionProvider``); ``auto`` takes it when present.
     threads : int, optional
-        Intra-op threads (default: ``OMP_NUM_THREADS``, else the cores this process may use).
+        Intra-op threads (default: ``OMP_NUM_THREADS``, else the cores this process may use; with ``split``, that
+        many cores shared among the parts).
+    split : int
+        On the CPU, each batch cut into this many parts run at once on the one session (:func:`run_bounded`), each
+        with its share of the cores as intra-op threads: ``--dtype auto`` measures 1 against 2 (``tiny``'s operators
+        are too small for two threads to share one run).
     """
     import onnxruntime as ort
 
@@ -513,7 +520,10 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     providers, float32_math = onnx_providers(device, chosen, available)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: ORT's warnings would reach the screen otherwise
-    options.intra_op_num_threads = threads or cpu_threads()
+    if isinstance(split, bool) or not isinstance(split, int) or split < 1:
+        raise ConfigError(f"split must be a whole number of at least 1, given {split!r}.", source=str(folder),
+                          fix="pass split=1 (one run a batch) or the number of parts to run at once.")
+    options.intra_op_num_threads = max(1, (threads or cpu_threads()) // split) if device == "cpu" else (threads or cpu_threads())
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # the workbench's CLI sets it (cli.share_the_cores):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # ORT's own threads wait alike
@@ -543,6 +553,7 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     if random_weights:
         logger.warning(RANDOM_WEIGHTS_BANNER)
     model = OnnxModel(session, meta, info)
+    model.split = split if device == "cpu" else 1
     model.opened = opened  # "kept": the optimised graph kept for this CPU (onnx_optimized); "made", "source", "failed check"
     return model
 

@@ -225,7 +225,7 @@ class ModelRef:
         net = None
         if ref.dtype.startswith("onnx-"):
             try:
-                net = ref._load_onnx(progress)
+                net = ref._load_onnx(progress, split=int((precision or {}).get("onnx_split") or 1))
             except OSError as exc:  # auto's ONNX path, its export damaged in a cache that cannot be written: PyTorch, said
                 ref, precision = torch_instead(ref, precision, exc, job_clips=job_clips)
                 if progress is not None:  # said now, before PyTorch loads: the line above it said an export was being made
@@ -271,8 +271,9 @@ class ModelRef:
             progress(describe_choice("auto", chosen, reason))
         return replace(self, dtype=chosen), {"requested": "auto", "chosen": chosen, "reason": reason}
 
-    def _load_onnx(self, progress: Callable[[str], None] | None) -> Any:
-        """The checkpoint run by ONNX Runtime through its cached, verified export (made on first use).
+    def _load_onnx(self, progress: Callable[[str], None] | None, split: int = 1) -> Any:
+        """The checkpoint run by ONNX Runtime through its cached, verified export (made on first use); ``split``: each
+        batch cut into that many parts run at once (``auto``'s measured layout, :func:`~workbench.model.fastpath.measure_paths`).
 
         The model's ``info`` is the checkpoint's (id, path, checksum of the weights) with ``dtype`` set to
         ``onnx-float32`` or ``onnx-int8``, so a run records the checkpoint, and its cached predictions are its own.
@@ -283,7 +284,7 @@ class ModelRef:
         folder, verified, base = fastpath.onnx_export_for(self, progress=progress)
         graph_dtype = self.dtype.removeprefix("onnx-")
         t0 = time.perf_counter()
-        net = load_onnx_model(folder, dtype=graph_dtype, device="cpu")
+        net = load_onnx_model(folder, dtype=graph_dtype, device="cpu", split=split)
         net.info = replace(base, dtype=self.dtype, device="cpu", parameters=net.info.parameters,
                            load_seconds=time.perf_counter() - t0)
         net.export_folder = str(folder)
