@@ -1,7 +1,8 @@
 """MSP-Podcast: the manifest reader, the label map and the reader of its raters' labels.
 
 The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.  The manifest comes from
-``labels_consensus.csv`` (``labels_concensus.csv`` in 1.6 to 1.9; 1.10 corrected the spelling): per file the
+``labels_consensus.csv`` (``labels_concensus.csv`` in 1.6 to 1.9; 1.10 corrected the spelling; or, when no CSV is
+there, the same table as the releases also ship it, ``labels_consensus.json``): per file the
 consensus class letter ``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set``, kept as
 it is written in the manifest's ``split`` column: ``Train``, ``Development`` (the validation set; ``Validation`` in
 earlier releases such as 1.6 and 1.8), ``Test1`` (segments from 237 speakers), ``Test2`` (117 podcasts kept out of
@@ -20,6 +21,7 @@ letter (``A`` angry, ``S`` sad, ``H`` happy, ``U`` surprise, ``F`` fear, ``D`` d
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -29,7 +31,7 @@ from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
 from workbench.schema import split_role
-from workbench.serialize import shown
+from workbench.serialize import read_bytes_capped, shown
 
 NAME = "msp-podcast"
 
@@ -45,8 +47,9 @@ VOTE_CLASSES = {**{name: key for name, key in _CLASSES.values()}, **{letter: key
 LABEL_MAP = {**{letter.upper(): key for letter, (_, key) in _CLASSES.items()}, "X": ""}
 #: the consensus letter → the class's name; ``X`` is not a class (no agreement among the raters)
 CLASS_NAMES = {**{letter.upper(): name for letter, (name, _) in _CLASSES.items()}, "X": ""}
-#: the consensus file's names, current and early releases
-CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv")
+#: the consensus file's names, current and early releases; the releases ship the same table as JSON too (an object of
+#: file name → its ``EmoClass``, ``EmoAct`` … ``Split_Set``), read when no CSV is beside it
+CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv", "labels_consensus.json")
 
 
 #: the labels folder's names across releases (``Labels`` in most, ``labels`` in 1.9, ``label`` in 1.6), lower-cased
@@ -61,8 +64,41 @@ def _consensus_file(root: Path) -> Path:
         for name in CONSENSUS_FILES:
             if (folder / name).is_file():
                 return folder / name
-    raise ConfigError("no Labels/labels_consensus.csv in the MSP-Podcast folder.", source=str(root),
+    raise ConfigError("no Labels/labels_consensus.csv (or labels_consensus.json) in the MSP-Podcast folder.", source=str(root),
                       fix="pass the top folder of the MSP-Podcast release (it holds Audios/ and Labels/).")
+
+
+def consensus_rows(labels: Path) -> list[dict]:
+    """The rows of the consensus table, one dict of strings per file with its ``FileName``: the CSV as it is, or the
+    JSON form (``{"MSP-PODCAST_0001_0008.wav": {"EmoClass": "A", "EmoAct": 4.2, …, "Split_Set": "Train"}, …}``) with
+    each file name as ``FileName`` and each value as text.  A JSON file naming a file (or a field) twice is refused:
+    JSON keeps the last silently, and either copy could put a segment in the wrong partition."""
+    if labels.suffix.lower() != ".json":
+        return csv_rows(labels, ("FileName", "EmoClass"))[1]
+    twice: list[str] = []
+
+    def unique(pairs: list[tuple[str, object]]) -> dict:
+        out: dict = {}
+        for key, value in pairs:
+            if key in out:
+                twice.append(key)
+            out[key] = value
+        return out
+
+    fix = "pass the labels_consensus.json of one MSP-Podcast release as distributed (or its labels_consensus.csv)."
+    try:
+        table = json.loads(read_bytes_capped(labels, what="a labels file"), object_pairs_hook=unique)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"is not JSON ({shown(str(exc), 120)}).", source=str(labels), fix=fix) from None
+    if twice:
+        raise ConfigError(f"names {shown(twice[0], 60)} twice ({len(twice)} repeated key(s)).", source=str(labels), fix=fix)
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError("is not an object of file name → its labels (the release's form).", source=str(labels), fix=fix)
+    no_class = [name for name, fields in table.items() if "EmoClass" not in fields]
+    if no_class:
+        raise ConfigError(f"has no EmoClass for {len(no_class)} file(s) (first: {shown(no_class[0], 60)}).", source=str(labels), fix=fix)
+    return [{**{k: "" if v is None else str(v).strip() for k, v in fields.items()}, "FileName": name}
+            for name, fields in table.items()]
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
@@ -75,7 +111,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """
     root = require_dir(corpus_dir, NAME)
     labels = _consensus_file(root)
-    _, rows = csv_rows(labels, ("FileName", "EmoClass"))
+    rows = consensus_rows(labels)
     audio = {p.name: p for p in audio_files(root)}
     _refuse_twice_listed(rows, labels)
     items, no_audio, no_class, off_scale = [], [], [], []
@@ -221,8 +257,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
         report.records[name] = rec
     if consensus is not None:
         cp = corpus_file(consensus, "labels_consensus.csv")
-        _, crow = csv_rows(cp, ("FileName", "EmoClass"))
-        for r in crow:
+        for r in consensus_rows(cp):
             rec = report.records.get(Path(r["FileName"]).stem)
             if rec is None:
                 continue
