@@ -277,6 +277,18 @@ def test_ravdess_full_av_audio_of_a_take_already_there_as_audio_only_is_left_out
     assert np.all([it.meta["modality"] in ("full-AV", "audio-only") for it in m])
 
 
+
+def test_ravdess_song_file_of_actor_18_is_not_read_as_the_corpus_s(tmp_path):
+    """The README: "there are no song files for Actor_18" (the song set: 44 files × 23 actors = 1,012).  A song-named
+    file of actor 18 (another corpus's, or a renamed one) was read as a RAVDESS song by a female actor."""
+    wav(tmp_path / "Actor_18" / "03-02-03-01-01-01-18.wav")
+    wav(tmp_path / "Actor_18" / "03-01-03-01-01-01-18.wav", seed=1)  # speech: actor 18 has it
+    wav(tmp_path / "Actor_17" / "03-02-03-01-01-01-17.wav", seed=2)
+    m = prepare("ravdess", tmp_path, channel="both")
+    assert sorted(it.id for it in m) == ["03-01-03-01-01-01-18", "03-02-03-01-01-01-17"]
+    assert any("1 files skipped" in n and "Actor_18/03-02-03-01-01-01-18.wav (song (02) by actor 18: the README says there "
+               "are no song files for Actor_18)" in n for n in m.notes)
+
 # ---------------------------------------------------------------------------
 # IEMOCAP: the 4-class protocol
 # ---------------------------------------------------------------------------
