@@ -475,3 +475,23 @@ def test_msp_podcast_votes_take_the_consensus_json(tmp_path):
     report = read_votes("msp-podcast", tmp_path / "labels_detailed.csv", consensus=tmp_path / "labels_consensus.json")
     rec = report.records["MSP-PODCAST_0001_0008"]
     assert rec["msp_consensus_class"] == "A" and rec["msp_consensus_act"] == 5.2
+
+
+def test_msp_podcast_votes_read_labels_detailed_json(tmp_path):
+    """Releases ship ``labels_detailed.json`` (file name → worker → EmoClass_Major, EmoClass_Second, EmoAct, EmoVal, EmoDom;
+    public readers of 1.6 and of 2.0 take it): it was read as CSV and refused for lacking a FileName column."""
+    (tmp_path / "labels_detailed.json").write_text(
+        '{"MSP-PODCAST_0001_0008.wav": {"WORKER00001": {"EmoClass_Major": "Angry", "EmoClass_Second": "Frustrated", '
+        '"EmoAct": "5.0", "EmoVal": "2.0", "EmoDom": "4.0"},\n'
+        ' "WORKER00002": {"EmoClass_Major": "Other-Annoyed", "EmoClass_Second": "", "EmoAct": 6, "EmoVal": 3, "EmoDom": 5},\n'
+        ' "WORKER00003": {"EmoClass_Major": "Contempt", "EmoClass_Second": "", "EmoAct": 4, "EmoVal": 1, "EmoDom": 3}}}\n')
+    rec = read_votes("msp-podcast", tmp_path / "labels_detailed.json").records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_other"], rec["votes_unmapped"], rec["n_raters"]) == (1, 1, 1, 3)
+    assert rec["msp_act_mean"] == 5.0 and rec["msp_val_mean"] == 2.0
+
+
+def test_msp_podcast_labels_detailed_json_naming_a_worker_twice_for_a_file_is_refused(tmp_path):
+    (tmp_path / "labels_detailed.json").write_text(
+        '{"MSP-PODCAST_0001_0008.wav": {"WORKER00001": {"EmoClass_Major": "Angry"}, "WORKER00001": {"EmoClass_Major": "Sad"}}}')
+    with pytest.raises(ConfigError, match="names 'WORKER00001' twice"):
+        read_votes("msp-podcast", tmp_path / "labels_detailed.json")
