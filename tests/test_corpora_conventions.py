@@ -277,6 +277,18 @@ def test_ravdess_full_av_audio_of_a_take_already_there_as_audio_only_is_left_out
     assert np.all([it.meta["modality"] in ("full-AV", "audio-only") for it in m])
 
 
+
+def test_ravdess_song_file_of_actor_18_is_not_read_as_the_corpus_s(tmp_path):
+    """The README: "there are no song files for Actor_18" (the song set: 44 files × 23 actors = 1,012).  A song-named
+    file of actor 18 (another corpus's, or a renamed one) was read as a RAVDESS song by a female actor."""
+    wav(tmp_path / "Actor_18" / "03-02-03-01-01-01-18.wav")
+    wav(tmp_path / "Actor_18" / "03-01-03-01-01-01-18.wav", seed=1)  # speech: actor 18 has it
+    wav(tmp_path / "Actor_17" / "03-02-03-01-01-01-17.wav", seed=2)
+    m = prepare("ravdess", tmp_path, channel="both")
+    assert sorted(it.id for it in m) == ["03-01-03-01-01-01-18", "03-02-03-01-01-01-17"]
+    assert any("1 files skipped" in n and "Actor_18/03-02-03-01-01-01-18.wav (song (02) by actor 18: the README says there "
+               "are no song files for Actor_18)" in n for n in m.notes)
+
 # ---------------------------------------------------------------------------
 # IEMOCAP: the 4-class protocol
 # ---------------------------------------------------------------------------
@@ -420,3 +432,66 @@ def test_emobox_folds_that_share_speakers_between_train_and_test_are_named(tmp_p
     assert any("EmoBox's emodb folds are not split by speaker" in n for n in notes)
     ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful")])
     assert not any("not split by speaker" in n for n in import_emobox([ravdess], root=tmp_path).notes)
+
+
+# ---------------------------------------------------------------------------
+# MSP-Podcast: the consensus table as the releases also ship it, JSON
+# ---------------------------------------------------------------------------
+MSP_JSON = ('{"MSP-PODCAST_0001_0008.wav": {"EmoClass": "A", "EmoAct": 5.2, "EmoVal": 2.4, "EmoDom": 4.6, "SpkrID": 127, '
+            '"Gender": "Male", "Split_Set": "Train"},\n'
+            ' "MSP-PODCAST_0002_0003.wav": {"EmoClass": "N", "EmoAct": 3.0, "EmoVal": 4.0, "EmoDom": 4.0, "SpkrID": "Unknown", '
+            '"Gender": "Female", "Split_Set": "Development"}}\n')
+
+
+def test_msp_podcast_consensus_given_as_json_is_read(tmp_path):
+    """Releases ship ``Labels/labels_consensus.json`` (file name → EmoClass, EmoAct … Split_Set; public readers of 1.11
+    and 1.12 take it): a folder holding it and no CSV was refused as having no labels."""
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav")
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0002_0003.wav", seed=1)
+    (tmp_path / "Labels").mkdir()
+    (tmp_path / "Labels" / "labels_consensus.json").write_text(MSP_JSON)
+    items = by_id(prepare("msp-podcast", tmp_path))
+    a, n = items["MSP-PODCAST_0001_0008"], items["MSP-PODCAST_0002_0003"]
+    assert (a.label, a.emotion, a.split, a.speaker, a.gender) == ("A", "angry", "Train", "msp_127", "male")
+    assert (a.meta["act"], a.meta["val"], a.meta["dom"]) == (5.2, 2.4, 4.6)
+    assert (n.label, n.split, n.speaker, n.gender) == ("N", "Development", "", "female")
+
+
+def test_msp_podcast_consensus_json_naming_a_file_twice_is_refused(tmp_path):
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav")
+    (tmp_path / "Labels").mkdir()
+    (tmp_path / "Labels" / "labels_consensus.json").write_text(
+        '{"MSP-PODCAST_0001_0008.wav": {"EmoClass": "A", "Split_Set": "Train"},'
+        ' "MSP-PODCAST_0001_0008.wav": {"EmoClass": "N", "Split_Set": "Test1"}}')
+    with pytest.raises(ConfigError, match="names 'MSP-PODCAST_0001_0008.wav' twice"):
+        prepare("msp-podcast", tmp_path)
+
+
+def test_msp_podcast_votes_take_the_consensus_json(tmp_path):
+    (tmp_path / "labels_detailed.csv").write_text("FileName,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,5,2,4\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,6,3,5\n")
+    (tmp_path / "labels_consensus.json").write_text(MSP_JSON)
+    report = read_votes("msp-podcast", tmp_path / "labels_detailed.csv", consensus=tmp_path / "labels_consensus.json")
+    rec = report.records["MSP-PODCAST_0001_0008"]
+    assert rec["msp_consensus_class"] == "A" and rec["msp_consensus_act"] == 5.2
+
+
+def test_msp_podcast_votes_read_labels_detailed_json(tmp_path):
+    """Releases ship ``labels_detailed.json`` (file name → worker → EmoClass_Major, EmoClass_Second, EmoAct, EmoVal, EmoDom;
+    public readers of 1.6 and of 2.0 take it): it was read as CSV and refused for lacking a FileName column."""
+    (tmp_path / "labels_detailed.json").write_text(
+        '{"MSP-PODCAST_0001_0008.wav": {"WORKER00001": {"EmoClass_Major": "Angry", "EmoClass_Second": "Frustrated", '
+        '"EmoAct": "5.0", "EmoVal": "2.0", "EmoDom": "4.0"},\n'
+        ' "WORKER00002": {"EmoClass_Major": "Other-Annoyed", "EmoClass_Second": "", "EmoAct": 6, "EmoVal": 3, "EmoDom": 5},\n'
+        ' "WORKER00003": {"EmoClass_Major": "Contempt", "EmoClass_Second": "", "EmoAct": 4, "EmoVal": 1, "EmoDom": 3}}}\n')
+    rec = read_votes("msp-podcast", tmp_path / "labels_detailed.json").records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_other"], rec["votes_unmapped"], rec["n_raters"]) == (1, 1, 1, 3)
+    assert rec["msp_act_mean"] == 5.0 and rec["msp_val_mean"] == 2.0
+
+
+def test_msp_podcast_labels_detailed_json_naming_a_worker_twice_for_a_file_is_refused(tmp_path):
+    (tmp_path / "labels_detailed.json").write_text(
+        '{"MSP-PODCAST_0001_0008.wav": {"WORKER00001": {"EmoClass_Major": "Angry"}, "WORKER00001": {"EmoClass_Major": "Sad"}}}')
+    with pytest.raises(ConfigError, match="names 'WORKER00001' twice"):
+        read_votes("msp-podcast", tmp_path / "labels_detailed.json")

@@ -1,7 +1,8 @@
 """MSP-Podcast: the manifest reader, the label map and the reader of its raters' labels.
 
 The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.  The manifest comes from
-``labels_consensus.csv`` (``labels_concensus.csv`` in 1.6 to 1.9; 1.10 corrected the spelling): per file the
+``labels_consensus.csv`` (``labels_concensus.csv`` in 1.6 to 1.9; 1.10 corrected the spelling; or, when no CSV is
+there, the same table as the releases also ship it, ``labels_consensus.json``): per file the
 consensus class letter ``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set``, kept as
 it is written in the manifest's ``split`` column: ``Train``, ``Development`` (the validation set; ``Validation`` in
 earlier releases such as 1.6 and 1.8), ``Test1`` (segments from 237 speakers), ``Test2`` (117 podcasts kept out of
@@ -11,7 +12,7 @@ the notes count them with the other audio files that have no row).
 Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train`` is train,
 ``Development`` (or ``Validation``) dev, and each ``TestN`` a test set of its own, never pooled with another.
 
-``Labels/labels_detailed.csv`` has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
+``Labels/labels_detailed.csv`` (or its JSON form, file name → worker → fields) has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
 the primary class ``EmoClass_Major`` (``EmoClass`` in older releases) by its long name, and the ratings
 ``EmoAct``/``EmoVal``/``EmoDom`` on 1–7.  ``labels_consensus.csv`` gives one row per file, the class as a
 letter (``A`` angry, ``S`` sad, ``H`` happy, ``U`` surprise, ``F`` fear, ``D`` disgust, ``C`` contempt,
@@ -20,6 +21,7 @@ letter (``A`` angry, ``S`` sad, ``H`` happy, ``U`` surprise, ``F`` fear, ``D`` d
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -29,7 +31,7 @@ from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
 from workbench.schema import split_role
-from workbench.serialize import shown
+from workbench.serialize import read_bytes_capped, shown
 
 NAME = "msp-podcast"
 
@@ -45,8 +47,9 @@ VOTE_CLASSES = {**{name: key for name, key in _CLASSES.values()}, **{letter: key
 LABEL_MAP = {**{letter.upper(): key for letter, (_, key) in _CLASSES.items()}, "X": ""}
 #: the consensus letter → the class's name; ``X`` is not a class (no agreement among the raters)
 CLASS_NAMES = {**{letter.upper(): name for letter, (name, _) in _CLASSES.items()}, "X": ""}
-#: the consensus file's names, current and early releases
-CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv")
+#: the consensus file's names, current and early releases; the releases ship the same table as JSON too (an object of
+#: file name → its ``EmoClass``, ``EmoAct`` … ``Split_Set``), read when no CSV is beside it
+CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv", "labels_consensus.json")
 
 
 #: the labels folder's names across releases (``Labels`` in most, ``labels`` in 1.9, ``label`` in 1.6), lower-cased
@@ -61,8 +64,66 @@ def _consensus_file(root: Path) -> Path:
         for name in CONSENSUS_FILES:
             if (folder / name).is_file():
                 return folder / name
-    raise ConfigError("no Labels/labels_consensus.csv in the MSP-Podcast folder.", source=str(root),
+    raise ConfigError("no Labels/labels_consensus.csv (or labels_consensus.json) in the MSP-Podcast folder.", source=str(root),
                       fix="pass the top folder of the MSP-Podcast release (it holds Audios/ and Labels/).")
+
+
+def _json_table(p: Path, fix: str) -> dict:
+    """A labels file in the releases' JSON form: one object keyed by file name, each value an object.  A key given twice
+    (at any level) is refused: JSON keeps the last silently, and either copy could put a segment in the wrong
+    partition or drop a rating."""
+    twice: list[str] = []
+
+    def unique(pairs: list[tuple[str, object]]) -> dict:
+        out: dict = {}
+        for key, value in pairs:
+            if key in out:
+                twice.append(key)
+            out[key] = value
+        return out
+
+    try:
+        table = json.loads(read_bytes_capped(p, what="a labels file"), object_pairs_hook=unique)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"is not JSON ({shown(str(exc), 120)}).", source=str(p), fix=fix) from None
+    if twice:
+        raise ConfigError(f"names {shown(twice[0], 60)} twice ({len(twice)} repeated key(s)).", source=str(p), fix=fix)
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError("is not an object of file name → its labels (the release's form).", source=str(p), fix=fix)
+    return table
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def consensus_rows(labels: Path) -> list[dict]:
+    """The rows of the consensus table, one dict of strings per file with its ``FileName``: the CSV as it is, or the
+    JSON form (``{"MSP-PODCAST_0001_0008.wav": {"EmoClass": "A", "EmoAct": 4.2, …, "Split_Set": "Train"}, …}``) with
+    each file name as ``FileName`` and each value as text."""
+    if labels.suffix.lower() != ".json":
+        return csv_rows(labels, ("FileName", "EmoClass"))[1]
+    fix = "pass the labels_consensus.json of one MSP-Podcast release as distributed (or its labels_consensus.csv)."
+    table = _json_table(labels, fix)
+    no_class = [name for name, fields in table.items() if "EmoClass" not in fields]
+    if no_class:
+        raise ConfigError(f"has no EmoClass for {len(no_class)} file(s) (first: {shown(no_class[0], 60)}).", source=str(labels), fix=fix)
+    return [{**{k: _text(v) for k, v in fields.items()}, "FileName": name} for name, fields in table.items()]
+
+
+def _json_ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
+    """``labels_detailed.json``: ``{file name: {worker: {"EmoClass_Major": "Angry", "EmoClass_Second": …, "EmoAct": …,
+    "EmoVal": …, "EmoDom": …}}}`` (1.6 on; ``EmoClass`` for the primary class read too), as :func:`_ratings` rows."""
+    fix = "pass Labels/labels_detailed.json as distributed (or labels_detailed.csv)."
+    out = []
+    for name, workers in _json_table(p, fix).items():
+        for worker, rating in workers.items():
+            cls = rating.get("EmoClass_Major", rating.get("EmoClass")) if isinstance(rating, dict) else None
+            if cls is None:
+                raise ConfigError(f"the rating of {shown(name, 60)} by {shown(worker, 40)} has no EmoClass_Major.", source=str(p), fix=fix)
+            out.append((Path(name).stem, _primary(_text(cls)),
+                        {d: _text(rating[f"Emo{d.title()}"]) for d in ("act", "val", "dom") if f"Emo{d.title()}" in rating}))
+    return out
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
@@ -75,7 +136,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """
     root = require_dir(corpus_dir, NAME)
     labels = _consensus_file(root)
-    _, rows = csv_rows(labels, ("FileName", "EmoClass"))
+    rows = consensus_rows(labels)
     audio = {p.name: p for p in audio_files(root)}
     _refuse_twice_listed(rows, labels)
     items, no_audio, no_class, off_scale = [], [], [], []
@@ -175,7 +236,9 @@ def _ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
     """``(file stem, primary class, {"act"|"val"|"dom": value})`` per row of ``labels_detailed.csv``, in either of the
     releases' forms: columns ``EmoClass_Major`` (``EmoClass`` in older releases) and ``EmoAct``/``EmoVal``/``EmoDom``
     (1.6, 2.0), or one ``EmoDetail`` cell per rating (from 1.7; its secondary field empty or left out).  A cell not in
-    that form is refused with its line."""
+    that form is refused with its line.  ``labels_detailed.json`` (the releases ship it too) by :func:`_json_ratings`."""
+    if p.suffix.lower() == ".json":
+        return _json_ratings(p)
     header, rows = csv_rows(p, ("FileName",))
     if "EmoDetail" in header:
         out = []
@@ -195,7 +258,8 @@ def _ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | None = None) -> ReadReport:
-    """MSP-Podcast ``Labels/labels_detailed.csv`` (one row per rater) and, optionally, ``labels_consensus.csv``.
+    """MSP-Podcast ``Labels/labels_detailed.csv`` (one row per rater) and, optionally, ``labels_consensus.csv``; either
+    may be the release's ``.json`` form of the same table.
 
     Detailed rows (:func:`_ratings`): ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
     the rater's primary class in ``EmoClass_Major`` (or ``EmoClass`` in older releases,
@@ -221,8 +285,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
         report.records[name] = rec
     if consensus is not None:
         cp = corpus_file(consensus, "labels_consensus.csv")
-        _, crow = csv_rows(cp, ("FileName", "EmoClass"))
-        for r in crow:
+        for r in consensus_rows(cp):
             rec = report.records.get(Path(r["FileName"]).stem)
             if rec is None:
                 continue
@@ -234,4 +297,4 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
 
 
 #: the listener files this module reads: format name → (reader, its options, what the file is)
-VOTE_FORMATS = {"msp-podcast": (read_labels, {"consensus"}, "MSP-Podcast Labels/labels_detailed.csv")}
+VOTE_FORMATS = {"msp-podcast": (read_labels, {"consensus"}, "MSP-Podcast Labels/labels_detailed.csv or .json")}

@@ -8,7 +8,8 @@ statement (01 "Kids are talking by the door", 02 "Dogs are sitting by the door")
 actor (01–24; odd-numbered actors are male, even-numbered female).  The files lie in ``Actor_NN/`` folders.
 
 The README rules some codes out: "There is no strong intensity for the 'neutral' emotion"; the song set has no
-disgust or surprised (its emotions are neutral, calm, happy, sad, angry and fearful); there are 24 actors; and a
+disgust or surprised (its emotions are neutral, calm, happy, sad, angry and fearful); there are 24 actors; Actor_18
+recorded no song ("there are no song files for Actor_18": the song set is 44 files × 23 actors = 1,012); and a
 video-only recording has no audio.  A file whose name carries such codes is skipped and named, never read as what its
 name says.  Speech and song are different tasks (a sung melody, and two classes fewer): the manifest holds one
 vocal channel unless asked for both (``channel``), and says how many files of the other it left out.
@@ -50,6 +51,8 @@ CHANNELS = {"01": "speech", "02": "song"}
 SONG_EMOTIONS = ("01", "02", "03", "04", "05", "06")
 #: the actors' field: 01–24
 ACTORS = tuple(f"{n:02d}" for n in range(1, 25))
+#: the actors the song set lacks (the README: "there are no song files for Actor_18"; 1,012 song files = 44 × 23 actors)
+NO_SONG_ACTORS = ("18",)
 #: the notes name this many files of each kind, then a count
 SHOWN_FILES = 5
 
@@ -77,6 +80,8 @@ class FileName:
             return "strong intensity (02) for neutral (01): the README says there is no strong neutral"
         if self.channel == "02" and self.emotion not in SONG_EMOTIONS:
             return f"song (02) with {CLASS_NAMES[self.emotion]} ({self.emotion}): the song set has no disgust or surprised"
+        if self.channel == "02" and self.actor in NO_SONG_ACTORS:
+            return f"song (02) by actor {self.actor}: the README says there are no song files for Actor_{self.actor}"
         if self.actor not in ACTORS:
             return f"actor {self.actor}: the corpus's actors are 01–24"
         return ""
