@@ -83,7 +83,8 @@ def add_import_votes(datasets_sub) -> None:
     iv.add_argument("--modality", default=None, choices=["voice", "face", "audio-visual"], help="CREMA-D: which ratings (default: voice)")
     iv.add_argument("--emo-responses", default=None, help="CREMA-D responses: finishedEmoResponses.csv (default: beside the votes file)")
     iv.add_argument("--include-self", action="store_true", help="IEMOCAP: count the actors' self-evaluations as votes")
-    iv.add_argument("--consensus", default=None, help="MSP-Podcast: labels_consensus.csv to keep its consensus class and dimensions")
+    iv.add_argument("--consensus", default=None, help="MSP-Podcast: labels_consensus.csv (or the release's "
+                    "labels_consensus.json) to keep its consensus class and dimensions")
     iv.add_argument("--id-column", default=None, help="generic: the votes file's id column (default: id)")
     iv.add_argument("--label-map", default=None, help="generic/manifest: JSON file {rater label: one of the classes or \"\"}")
     iv.add_argument("--model", default=None, help="generic/manifest: vote over this checkpoint's classes (a fine-tuned head's "
