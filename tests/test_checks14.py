@@ -102,3 +102,41 @@ def test_a_spread_flagged_over_three_speakers_gives_no_speaker_resampled_interva
     six = group_coverage(np.r_[np.ones(150), np.zeros(30)].astype(bool), np.repeat(list("abcdef"), 30), [np.arange(180)], n_perm=199)
     assert six["flag"] and six["cluster_ci"] is not None and "resampling speakers, the coverage 0.833 has [" in six["words"]
     assert "only 6 speakers: a bootstrap over so few is too narrow" in six["words"]
+
+
+def test_a_class_failing_its_coverage_check_is_read_among_the_classes_checked():
+    # nine classes, each checked at 95 %: one FAILED class is what chance alone gives about every other calibration
+    # (1 - 0.95^9 = 0.37), and the warning named the class with no word of the nine checks behind it
+    from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_PASS, COVERAGE_TOO_FEW, conformal_checks
+
+    def cls(check, direction=""):
+        return {"check": check, "coverage": 0.7, "coverage_ci": (0.6, 0.8), "n": 60, "direction": direction,
+                "uninformative": False, "mean_size": 1.5}
+
+    per = {f"c{i}": cls(COVERAGE_PASS) for i in range(7)} | {"c7": cls(COVERAGE_FAIL, "below"), "c8": cls(COVERAGE_TOO_FEW)}
+    d = {"coverage_ci": (0.85, 0.92), "level": 0.95, "per_class": per, "check": COVERAGE_PASS, "target": 0.9, "coverage": 0.89,
+         "n": 540, "uninformative": False, "mean_size": 1.5, "n_classes": 9}
+    checks, warnings = conformal_checks({"lac": d})
+    assert checks["set_coverage"]["lac"]["classes_checked"] == 8
+    assert any("8 classes checked, each at 95 %: about 0.4 would fail by chance alone" in w for w in warnings), warnings
+
+
+def test_spearman_rho_says_why_it_is_undefined_and_which_resamples_its_interval_left_out():
+    # 40 items all listeners agree on and 1 split: a third of the resamples miss the split item (rho undefined there) and
+    # were dropped, so "rho 0.127 [0.074, 0.273]" read as a measured association resting on one item; with one agreement
+    # for every item "rho n/a [n/a, n/a]" gave no reason
+    import pandas as pd
+    from test_listeners_analysis import _row
+    from workbench.analysis import listeners as A
+
+    rows = [_row(i, ["angry", "sad"][i % 2], {["angry", "sad"][i % 2]: 0.5 + 0.01 * i}, {["angry", "sad"][i % 2]: 10}) for i in range(40)]
+    one_split = rows + [_row(50, "angry", {"neutral": 0.6}, {"angry": 4, "sad": 3, "neutral": 3})]
+    rep = A.evaluate_listeners(pd.DataFrame(one_split), n_boot=200)
+    words = [c for c in rep.checks if "resamples" in c]
+    assert len(words) == 1 and "of 200 resamples" in words[0] and "the rarest held by 1 item(s)" in words[0]
+    assert f"!! {words[0]}" in rep.render() and words[0] in rep.to_dict()["checks"]
+    same = A.evaluate_listeners(pd.DataFrame(rows[:10]), n_boot=200)
+    assert "!! Spearman rho(confidence, agreement) n/a: all 10 items have the same agreement (1.000)" in same.render()
+    # a rho defined in every resample says nothing of the kind
+    mixed = rows[:20] + [_row(60 + i, "angry", {"neutral": 0.6}, {"angry": 4, "sad": 3, "neutral": 3}) for i in range(20)]
+    assert not [c for c in A.evaluate_listeners(pd.DataFrame(mixed), n_boot=200).checks if "Spearman rho" in c and "resamples" in c]
