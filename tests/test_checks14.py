@@ -140,3 +140,14 @@ def test_spearman_rho_says_why_it_is_undefined_and_which_resamples_its_interval_
     # a rho defined in every resample says nothing of the kind
     mixed = rows[:20] + [_row(60 + i, "angry", {"neutral": 0.6}, {"angry": 4, "sad": 3, "neutral": 3}) for i in range(20)]
     assert not [c for c in A.evaluate_listeners(pd.DataFrame(mixed), n_boot=200).checks if "Spearman rho" in c and "resamples" in c]
+
+
+def test_an_accuracy_at_coverage_says_how_many_items_it_averages(tmp_path):
+    # "accuracy answering the most confident 50%: 0.800 [...]" gave no denominator: over 12 items that is 6 of them
+    from test_calibration import planted_run
+    from workbench.analysis.calibration import calibrate
+
+    rep = calibrate(planted_run(n_speakers=12, per_speaker=20, seed=0), folds=2, n_boot=20)
+    n = rep.accuracy_at["100%"]["of"]
+    assert rep.accuracy_at["50%"]["items"] == -(-n // 2) and rep.accuracy_at["100%"]["items"] == n
+    assert f"accuracy answering the most confident 50% ({-(-n // 2)} of {n} items)" in rep.render()

@@ -257,8 +257,12 @@ def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -
     """Accuracy of the most confident ``share`` of the items (``share`` in (0, 1])."""
     if not len(coverage):
         return float("nan")
-    k = int(np.clip(np.ceil(share * len(coverage)), 1, len(coverage)))
-    return float(1 - risk[k - 1])
+    return float(1 - risk[coverage_items(share, len(coverage)) - 1])
+
+
+def coverage_items(share: float, n: int) -> int:
+    """How many of ``n`` items the most confident ``share`` holds: the denominator of an accuracy at that coverage."""
+    return int(np.clip(np.ceil(share * n), 1, max(n, 1)))
 
 
 # ---------------------------------------------------------------------------

@@ -502,7 +502,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     for share, accs in rep.accuracy_at.items():
         c = rep.accuracy_at_ci.get(share, {})
         cb, ca = c.get("before", (float("nan"),) * 2), c.get("after", (float("nan"),) * 2)
-        rows.append((f"accuracy, most confident {share}", cell(accs["before"], cb, f"accuracy at {share} before"),
+        rows.append((f"accuracy, most confident {share}" + (f" ({accs['items']} of {accs['of']} items)" if "of" in accs else ""), cell(accs["before"], cb, f"accuracy at {share} before"),
                      cell(accs["after"], ca, f"accuracy at {share} after")))
     if rep.accuracy_at:
         parts.append(f"<p>Accuracy in this table: {prose(rep.accuracy_scope)}.</p>")
