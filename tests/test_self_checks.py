@@ -140,7 +140,7 @@ def test_a_zero_width_calibration_figure_is_marked_in_its_row_on_screen_and_in_t
     text = rep.render()
     for name in flat:
         metric = name.rsplit(" ", 1)[0]  # "ECE before" -> "ECE"; "accuracy at 100% after" -> "accuracy at 100%"
-        key = f"most confident {metric.split(' at ')[1]}:" if metric.startswith("accuracy") else f"  {metric} "
+        key = f"most confident {metric.split(' at ')[1]} (" if metric.startswith("accuracy") else f"  {metric} "  # "(k of n items)"
         row = next(line for line in text.splitlines() if key in line)
         assert "!! zero width" in row, (name, row)
     assert "top class among the corpus's classes" in text
@@ -150,6 +150,8 @@ def test_a_zero_width_calibration_figure_is_marked_in_its_row_on_screen_and_in_t
     reporting.calibration_section(tmp_path / "run", n_boot=20)
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "<b>!! zero width</b>" in html and "top class among the corpus" in html
+    n = rep.accuracy_at["100%"]["of"]
+    assert f"most confident 100% ({n} of {n} items)" in html  # the row's denominator, as the screen's
 
 
 def test_a_temperature_at_the_edge_is_flagged_and_never_recommended(tmp_path, capsys):

@@ -69,7 +69,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, aurc_random_order_words, brier_uniform_words, calibration_errors, check_enough_items,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, coverage_items, aps_skipped, aurc_random_order_words, brier_uniform_words, calibration_errors, check_enough_items,
     conformal_checks, conformal_sets, conformal_summary, shared_fit_notes, temperature_interval,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
@@ -295,7 +295,8 @@ class CalibrationReport:
         for share, accs in self.accuracy_at.items():
             ci = self.accuracy_at_ci.get(share, {})
             cb, ca = ci.get("before", (float("nan"),) * 2), ci.get("after", (float("nan"),) * 2)
-            lines.append(f"  accuracy answering the most confident {share}: {accs['before']:.3f} [{f(cb[0])}, {f(cb[1])}]"
+            of = f" ({accs['items']} of {accs['of']} items)" if "of" in accs else ""  # its denominator (a report of an older version: none)
+            lines.append(f"  accuracy answering the most confident {share}{of}: {accs['before']:.3f} [{f(cb[0])}, {f(cb[1])}]"
                          f"{flat(f'accuracy at {share} before')} before, {accs['after']:.3f} [{f(ca[0])}, {f(ca[1])}]"
                          f"{flat(f'accuracy at {share} after')} after")
         if self.accuracy_at:
@@ -383,8 +384,8 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         "ci_after": {m: tuple(ci[4 + i]) for i, m in enumerate(ERROR_METRICS)},
         "aurc_ci": (tuple(ci[8]), tuple(ci[9])),
         "accuracy_at_ci": {sh: {"before": tuple(ci[10 + j]), "after": tuple(ci[10 + nc + j])} for j, sh in enumerate(shares)},
-        "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
-                        for sh, s in zip(shares, COVERAGES)},
+        "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s),
+                             "items": coverage_items(s, n), "of": n} for sh, s in zip(shares, COVERAGES)},  # its denominator
         "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
         "aurc": (aurc_b, aurc_a), "aurc_vs_random_ci": (tuple(ci[-2]), tuple(ci[-1])),  # AURC − the error rate, paired
         "before": calibration_errors(before_probs, y, bins=bins), "after": calibration_errors(after_probs, y, bins=bins),

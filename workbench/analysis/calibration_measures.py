@@ -257,8 +257,12 @@ def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -
     """Accuracy of the most confident ``share`` of the items (``share`` in (0, 1])."""
     if not len(coverage):
         return float("nan")
-    k = int(np.clip(np.ceil(share * len(coverage)), 1, len(coverage)))
-    return float(1 - risk[k - 1])
+    return float(1 - risk[coverage_items(share, len(coverage)) - 1])
+
+
+def coverage_items(share: float, n: int) -> int:
+    """How many of ``n`` items the most confident ``share`` holds: the denominator of an accuracy at that coverage."""
+    return int(np.clip(np.ceil(share * n), 1, max(n, 1)))
 
 
 # ---------------------------------------------------------------------------
@@ -520,7 +524,7 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
         too_few = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_TOO_FEW]
         useless = [c for c, v in d["per_class"].items() if v.get("uninformative")]
         checks[s] = {"verdict": d["check"], "target": d["target"], "coverage": d["coverage"], "ci": list(d["coverage_ci"]),
-                     "n": d["n"], "failed_classes": failed, "too_few_classes": too_few,
+                     "n": d["n"], "failed_classes": failed, "too_few_classes": too_few, "classes_checked": len(d["per_class"]) - len(too_few),
                      "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"],
                      "uninformative_classes": useless, **({"guarantee": d["guarantee"]} if "guarantee" in d else {})}
         parts = []
@@ -533,7 +537,10 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
             parts.append("per class, the target lies outside the interval of "
                          + ", ".join(f"{c} {per[c]['coverage']:.2f} [{per[c]['coverage_ci'][0]:.2f}, {per[c]['coverage_ci'][1]:.2f}] "
                                      f"(n={per[c]['n']}, {per[c]['direction']})" for c in failed)
-                         + " (conformal sets promise the coverage over all items, not per class)")
+                         + " (conformal sets promise the coverage over all items, not per class; "
+                         # one check per class at the level: K of them fail now and then with every class at its target
+                         f"{len(d['per_class']) - len(too_few)} classes checked, each at {level}: about "
+                         f"{(1 - d['level']) * (len(d['per_class']) - len(too_few)):.2g} would fail by chance alone)")
         if d["uninformative"]:
             parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "
                          f"(≥ {100 * UNINFORMATIVE_SIZE_SHARE:g} %): the sets are uninformative")

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW, guarantee_words
-from workbench.analysis.stats import permutation_p_words
+from workbench.analysis.stats import MIN_CLUSTERS, permutation_p_words, speaker_resampling
 
 #: the permutation test's significance level, and its number of permutations
 GROUP_ALPHA = 0.05
@@ -80,9 +80,13 @@ def group_coverage(hit: np.ndarray, groups: np.ndarray | None, folds: Sequence[n
                            for picks in (rng.integers(0, len(names), size=(b, len(names)))  # 100 at a time: 10^5 speakers
                                          for b in [100] * 9 + [99])])  # at once drew 999 x 10^5 indices (800 MB)
     order = np.argsort(cov, kind="stable")[:3]
+    # under MIN_CLUSTERS speakers a bootstrap over them measures nothing (one speaker: [c, c]); under FEW_CLUSTERS it is
+    # too narrow: the rule every speaker interval follows (stats.speaker_resampling), said where the interval is
+    unit = speaker_resampling([str(g) for g in np.asarray(groups)], word=by or "group")[1]
     out.update(groups=int(len(names)), coverage_range=(float(cov.min()), float(cov.max())), sd=float(np.std(cov)),
                sd_expected=float(np.mean(null_sd)), permutations=int(n_perm), p=float((1 + np.sum(null >= observed - 1e-12)) / (n_perm + 1)),
-               cluster_ci=tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])),
+               cluster_ci=tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])) if len(names) >= MIN_CLUSTERS else None,
+               cluster_note=unit["note"],
                lowest=[{by or "group": str(names[i]), "coverage": float(cov[i]), "n": int(n_g[i])} for i in order])
     out["flag"] = bool(out["p"] < GROUP_ALPHA)
     out["untestable"] = _untestable(codes, folds, by or "group")
@@ -110,12 +114,17 @@ def spread_words(g: dict) -> str:
 
 
 def _flag_words(g: dict, overall: float) -> str:
-    by, (lo, hi), (clo, chi) = g["by"], g["coverage_range"], g["cluster_ci"]
+    by, (lo, hi) = g["by"], g["coverage_range"]
     low = ", ".join(f"{d[by or 'group']} {d['coverage']:.2f} (n={d['n']})" for d in g["lowest"])
+    if g["cluster_ci"] is None:  # too few to resample: no interval, and why
+        resampled = f"no interval resampling {by}s ({g['cluster_note']})"
+    else:
+        resampled = (f"resampling {by}s, the coverage {overall:.3f} has [{g['cluster_ci'][0]:.3f}, {g['cluster_ci'][1]:.3f}]"
+                     + (f" ({g['cluster_note']})" if g["cluster_note"] else ""))
     return (f"coverage differs between {by}s more than exchangeable items would give (permutation {permutation_p_words(g['p'], g.get('permutations', GROUP_PERMUTATIONS))} within "
             f"folds, {g['groups']} {by}s: {lo:.2f}-{hi:.2f}, SD {g['sd']:.3f} against {g['sd_expected']:.3f} expected; "
             f"least covered {low}): the guarantee holds on average over {by}s, not for each, and the exact interval "
-            f"takes the clips as independent; resampling {by}s, the coverage {overall:.3f} has [{clo:.3f}, {chi:.3f}]")
+            f"takes the clips as independent; {resampled}")
 
 
 def add_group_coverage(conformal: dict, sets: dict, y: np.ndarray, groups: np.ndarray | None, splits: list, *,
@@ -127,7 +136,7 @@ def add_group_coverage(conformal: dict, sets: dict, y: np.ndarray, groups: np.nd
     for s, st in sets.items():
         g = group_coverage(st[np.arange(len(y)), y], groups, folds, by=by, seed=seed)
         conformal[s]["by_group"], conformal[s]["assumption"] = g, g["assumption"]
-        checks[s] = {k: g.get(k) for k in ("grouped", "by", "groups", "p", "flag", "untestable", "coverage_range", "cluster_ci")}
+        checks[s] = {k: g.get(k) for k in ("grouped", "by", "groups", "p", "flag", "untestable", "coverage_range", "cluster_ci", "cluster_note")}
         if g.get("flag"):
             warnings.append(f"{s.upper()} sets: {g['words']}")
     return {"set_coverage_by_group": checks}, warnings

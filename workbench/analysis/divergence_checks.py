@@ -121,6 +121,29 @@ def rho_check(rho: float, ci: tuple[float, float], n: int) -> list[str]:
             "model's confidence does not measurably follow how much its listeners agree"]
 
 
+def rho_defined_check(rho: float, conf, agreement, draws: tuple[int, int]) -> list[str]:
+    """Words for a Spearman rho(confidence, agreement) that is undefined, or whose interval left resamples out, or ``[]``.
+
+    Rho is undefined when one side is constant: every item with one agreement (all judged 10 of 10) printed "n/a [n/a,
+    n/a]" with no reason.  A resample of items with one agreement level has no rho either, and the bootstrap leaves it
+    out: with 40 clear items and 1 split item a third of the resamples missed the split item and the interval, from the
+    rest, read [0.074, 0.273], a measured association that rests on one item.  ``draws``: (resamples with a rho, all)."""
+    conf, agreement = np.asarray(conf, float), np.asarray(agreement, float)
+    if rho != rho:
+        if len(agreement) < 3:
+            return [f"Spearman rho(confidence, agreement) n/a: {len(agreement)} item(s), a rank correlation needs 3 or more"]
+        which, side = ("agreement", agreement) if np.ptp(agreement) == 0 else ("confidence", conf)
+        return [f"Spearman rho(confidence, agreement) n/a: all {len(side)} items have the same {which} ({side[0]:.3f}), "
+                "so there is no ranking to correlate"]
+    kept, n = draws
+    if not n or kept == n:
+        return []
+    _, counts = np.unique(np.round(agreement, 9), return_counts=True)
+    return [f"Spearman rho(confidence, agreement)'s interval comes from {kept} of {n} resamples: the other {n - kept} drew items "
+            f"of one agreement level only (rho undefined), so it holds only for resamples that drew the rarer levels ({len(counts)} "
+            f"levels, the rarest held by {counts.min()} item(s)); rho {rho:.3f} rests on those few items"]
+
+
 def single_rater_check(n_raters: np.ndarray, wrong: np.ndarray, band: str) -> list[str]:
     """Words for the items judged by one listener, or ``[]``: their agreement is 1 of 1 by construction, so they sit
     in the top agreement band (``band``) and count as 'listeners agree' without any agreement measured.  ``wrong``: the

@@ -31,7 +31,7 @@ from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import flat_interval_words, group_baseline_flags, group_baselines, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import (NO_CI, _spearman, bootstrap_interval, cross_entropy, js_divergence, mean_ci, rho_check,  # noqa: F401
+from workbench.analysis.divergence_checks import (NO_CI, _spearman, bootstrap_interval, cross_entropy, js_divergence, mean_ci, rho_check, rho_defined_check,  # noqa: F401
                                                   single_rater_check, uniform_checks, uniform_reference, unit_suffix)
 from workbench.analysis.metrics import confusion, headline, output_folder, run_training_overlap
 from workbench.analysis.stats import speaker_resampling
@@ -465,7 +465,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     facts = corpus_listener_facts(s.rows)
     band_rows = _bands(s, edges, interval, facts)
     jsd, ce, known, soft_reason, jsd_u = _divergences(s, restrict, facts)
-    (jsd_mean, jsd_ci), (ce_mean, ce_ci), reference, (rho, rho_ci), units = _soft_figures(s, jsd, ce, jsd_u, interval)
+    (jsd_mean, jsd_ci), (ce_mean, ce_ci), reference, (rho, rho_ci, draws), units = _soft_figures(s, jsd, ce, jsd_u, interval)
     agreement, majority = s.agreement, s.majority
     nameable = _nameable(s, majority, (agreement >= agree) & (majority != ""))
     wrong = np.flatnonzero((agreement >= agree) & (majority != "") & nameable & (s.pred != majority))
@@ -484,6 +484,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         n_split=int(len(split_idx)), soft_labels_reason=soft_reason, uniform_reference=reference,
         interval_units=units,
         checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows))
+        + rho_defined_check(rho, s.conf, s.agreement, draws)
         + single_rater_check(s.listeners["n_raters"].to_numpy(float), wrong, band_rows[-1]["band"] if band_rows else "[.., 1]"),
     )
 
@@ -494,10 +495,16 @@ def _soft_figures(s: _Scored, jsd: np.ndarray, ce: np.ndarray, jsd_u: np.ndarray
     they are known (:func:`~workbench.analysis.stats.speaker_resampling`), else items, as before."""
     speakers = s.rows["speaker"].to_numpy() if "speaker" in s.rows.columns else np.full(len(s.rows), "", dtype=object)
     clusters, unit = speaker_resampling(speakers)
-    rho = _spearman(s.conf, s.agreement)
-    rho_ci = tuple(interval(_spearman, s.conf, s.agreement, clusters=clusters)) if len(s.rows) >= 3 else NO_CI
+    rho, undefined = _spearman(s.conf, s.agreement), []
+
+    def counted_rho(a, b):  # the resamples without a rho are left out of its interval: counted, to be said
+        undefined.append(np.isnan(r := _spearman(a, b)))
+        return r
+
+    rho_ci = tuple(interval(counted_rho, s.conf, s.agreement, clusters=clusters)) if len(s.rows) >= 3 else NO_CI
     return (mean_ci(jsd, interval, speakers), mean_ci(ce, interval, speakers),
-            uniform_reference(jsd, jsd_u, ce, len(s.dist_keys), interval, speakers), (rho, rho_ci),
+            uniform_reference(jsd, jsd_u, ce, len(s.dist_keys), interval, speakers),
+            (rho, rho_ci, (len(undefined) - int(sum(undefined)), len(undefined))),
             {"divergences": speaker_resampling(speakers[~np.isnan(jsd)])[1], "spearman": unit})
 
 

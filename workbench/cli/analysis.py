@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, metrics_text, write_runs_comparison
+from workbench.analysis.compare import compare_run, compare_runs, family_line, flags_text, mcnemar_family, metric_flags, metrics_text, write_runs_comparison
 from workbench.analysis.embeddings import (check_k, cluster, identical_words, label_agreement, load_run_embeddings, names_a_file,
                                           neighbours, plot_projection, project_run, projection_trust)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
@@ -201,7 +201,7 @@ def cmd_compare(args) -> int:
         print(strict_json({"run": str(run_dir), "written_to": str(args.out or run_dir), "warning": _warning(run_dir),
                            "training_overlap": next(iter(reports.values())).training_overlap if reports else [],
                            "metrics": {v: {**r.to_dict(), "flags": metric_flags(r)} for v, r in reports.items()},
-                           "comparisons": [c.to_dict() for c in comparisons],
+                           "comparisons": [c.to_dict() for c in comparisons], "mcnemar_family": mcnemar_family(comparisons),
                            "n_flips": int(len(flips)), "flips": flips.head(50).to_dict(orient="records")}))
         return EXIT_OK
     random_banner_for(run_dir)
@@ -211,6 +211,8 @@ def cmd_compare(args) -> int:
         print(f"{name:>20}: {metrics_text(r)}  ({r.n_scored} scored)" + flags_text(metric_flags(r)))
     for c in comparisons:
         print(c.render())
+    if family := mcnemar_family(comparisons):  # several p-values: one under 0.05 by chance is expected, said beside them
+        print(family_line(family))
     if len(flips):
         print(f"\n{len(flips)} flips (showing {min(10, len(flips))} of {len(flips)}; all in flips.csv):")
         print(printable_table(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]], index=False))

@@ -146,14 +146,26 @@ def finetuned_card(model_dir: str | None, training: dict) -> Card:
     parent = training.get("parent") or {}
     inherited = card_for(parent.get("id")) or card_for(parent.get("path"))
     data = training.get("data") or {}
-    speakers = training.get("speakers") or {}
-    n_spk = sum(len(speakers.get(side) or ()) for side in ("train", "validation"))
     stage = Stage(stage="fine-tuning (workbench finetune)", labels_used=True, corpora=tuple(data.get("corpora") or ()),
-                  hours="not measured", certainty="seen",
-                  description=f"head trained on {data.get('n_items', '?')} items of {n_spk} train/validation speakers",
+                  hours="not measured", certainty="seen", description=_trained_on(training),
                   note="", source=f"{Path(str(model_dir)).name}/training_card.json",
                   dated=f"created {training['created']}" if training.get("created") else "")
     return Card(str(model_dir), (), (*(inherited.stages if inherited else ()), stage), training.get("created", ""), {})
+
+
+def _trained_on(training: dict) -> str:
+    """What a head saw in training, counted on its train and validation sides only: the card's ``data.n_items`` counts
+    the held-out test items too ("trained on 100 items" of a head that trained on 60), and a speaker on both sides (folds
+    by item) was counted twice."""
+    counts = (training.get("labels") or {}).get("counts") or {}
+    speakers = training.get("speakers") or {}
+    seen = {str(s) for side in ("train", "validation") for s in (speakers.get(side) or ())}
+    n = {side: sum(int(k) for k in (counts.get(side) or {}).values()) for side in ("train", "validation", "test")}
+    if not counts:  # an older card without per-side counts: its total, said as what it is
+        return f"head trained on {(training.get('data') or {}).get('n_items', '?')} items (train, validation and test together) of {len(seen)} train/validation speakers"
+    stopped = f"early-stopped on {n['validation']}" if n["validation"] else "no validation items"
+    return (f"head trained on {n['train']} items, {stopped} (of {len(seen)} train/validation speakers); "
+            f"{n['test']} held-out test items not trained on")
 
 
 def speakers_of(source: Any) -> list[str]:

@@ -25,7 +25,7 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
                                             plot_risk_coverage, plot_set_sizes, spread_words)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
-from workbench.analysis.compare.variants import flags_words
+from workbench.analysis.compare.variants import family_html, flags_words, mcnemar_family
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_suffix
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
@@ -502,7 +502,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     for share, accs in rep.accuracy_at.items():
         c = rep.accuracy_at_ci.get(share, {})
         cb, ca = c.get("before", (float("nan"),) * 2), c.get("after", (float("nan"),) * 2)
-        rows.append((f"accuracy, most confident {share}", cell(accs["before"], cb, f"accuracy at {share} before"),
+        rows.append((f"accuracy, most confident {share}" + (f" ({accs['items']} of {accs['of']} items)" if "of" in accs else ""), cell(accs["before"], cb, f"accuracy at {share} before"),
                      cell(accs["after"], ca, f"accuracy at {share} after")))
     if rep.accuracy_at:
         parts.append(f"<p>Accuracy in this table: {prose(rep.accuracy_scope)}.</p>")
@@ -555,9 +555,9 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     alone = None if comps else (f"the run has one variant ({baseline}): nothing to compare it with; score its manifest under more "
                                 "with `workbench run MANIFEST --variants variants.yaml` (README, \"Preprocessing variants\")")  # an empty table said nothing
     show_html(f"<h2>Variants against {code(baseline)}</h2>" + (f"<p><b>!! {esc(alone)}</b></p>" if alone else
-              table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows)))
+              table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows)) + family_html(mcnemar_family(comps)))
     for c in comps:  # a head's run on its training speakers: the figure carries the TRAINING DATA mark, as its folder's
-        show_figure(plot_comparison(res, c), random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
+        show_figure(plot_comparison(res, c, family=len(comps)), random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
     if len(flips):
         rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
                  Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
@@ -565,7 +565,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
                   "one per item and variant, labelled or not (the table's flips column counts labelled items only); "
                   f"showing {len(rows)} of {len(flips)}.</p>"
                   + table_html(["id", "variant", "true", "before", "after"], rows))
-    return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips)), "note": alone}
+    return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "mcnemar_family": mcnemar_family(comps), "n_flips": int(len(flips)), "note": alone}
 
 
 def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> Any:

@@ -37,7 +37,7 @@ Between runs, in addition (every pair of runs, per variant):
 """
 
 from workbench.analysis.compare.variants import (  # noqa: F401  (the public names of both halves, importable from here)
-    Comparison, compare_results, compare_run, default_baseline, flags_text, metric_flags, metrics_text, plot_comparison,
+    Comparison, compare_results, compare_run, default_baseline, family_line, flags_text, mcnemar_family, metric_flags, metrics_text, plot_comparison,
 )
 from workbench.analysis.compare.runs import (  # noqa: F401
     AGREEMENT_CSV, COMPARISON_JSON, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE, RunsComparison, check_comparable, compare_runs,

@@ -29,8 +29,8 @@ from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, s
 from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_sets_note, per_class_note, per_class_table
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.items import FLIPS_SHOWN, disagreement_html, disagreement_lines, flips_html
-from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
-                                                 metric_flags, metrics_text, paired_top, shown_truth, NO_PAIRED_WORDS, OVERLAP_CAVEAT)
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, family_html, family_line, flags_text,
+                                                 flags_words, mcnemar_family, metric_flags, metrics_text, paired_top, shown_truth, NO_PAIRED_WORDS, OVERLAP_CAVEAT)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -219,13 +219,17 @@ class RunsComparison:
             "metrics": {name: {v: {**{k: getattr(r, k) for k in ("n_scored", "n_failed", "wa", "uar", "macro_f1", "ci", "ece")},
                                    "flags": metric_flags(r)}
                                for v, r in by_v.items()} for name, by_v in self.reports.items()},
-            "comparisons": [c.to_dict() for c in self.comparisons],
+            "comparisons": [c.to_dict() for c in self.comparisons], "mcnemar_family": self.mcnemar_family(),
             "agreement": self.agreement.to_dict(orient="records"),
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()},
             "per_class": {v: self.per_class(v).to_dict(orient="records") for v in self.variants},
             "n_flips": int((text_values(self.flips["emotion"]) != "").sum()) if len(self.flips) else 0,
             "n_flips_unlabelled": int((text_values(self.flips["emotion"]) == "").sum()) if len(self.flips) else 0,
         })
+
+    def mcnemar_family(self) -> dict:
+        """The McNemar tests of every later run against the first, over every variant: a family (Bonferroni's bound named)."""
+        return mcnemar_family(self.comparisons, of="run and variant")
 
     def per_class(self, variant: str | None = None):
         """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class, each
@@ -262,6 +266,8 @@ class RunsComparison:
                              + flags_text(metric_flags(rep)))
         for c in self.comparisons:
             lines.append(c.render())
+        if family := self.mcnemar_family():  # several p-values: one under 0.05 by chance is expected, said beside them
+            lines.append(family_line(family))
         for v, table in ((v, self.per_class(v)) for v in self.variants):  # no class when no run scored (no labels): said
             lines.append(f"recall per class [{v}] (before → after; —: the run's model has no such class or no item of it):\n"
                          + printable_table(table, text_left=True, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—")  # "NaN:" named no cell
@@ -331,7 +337,8 @@ class RunsComparison:
                      "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "") if c.n_paired
                      else f"no paired item: {NO_PAIRED_WORDS}"}
                     for c in self.comparisons]
-            parts.append("<h3>Against the first run (paired bootstrap, McNemar: exact, or clustered by speaker where the items have them)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
+            parts.append("<h3>Against the first run (paired bootstrap, McNemar: exact, or clustered by speaker where the items have them)</h3>"
+                         + pd.DataFrame(rows).to_html(index=False, escape=True) + family_html(self.mcnemar_family()))
         for v in self.variants:
             table = self.per_class(v)  # none when no run scored an item: said, not an empty table
             parts.append(f"<h3>Recall per class [{html_text(str(v))}]: each run against the first</h3>" + (

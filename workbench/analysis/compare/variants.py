@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, html_text
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
 from workbench.analysis.stats import clustered_mcnemar, counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_value_text, p_words, paired_bootstrap_delta, uar, wa
@@ -23,7 +23,7 @@ from workbench.serialize import figure_text, save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
 _FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": "WA", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "class_f1": "per-class F1", "ece": "ECE",
-              "confidence_shift": "confidence shift", "delta_intervals": "Δ intervals", **_DELTA_NAMES}
+              "confidence_shift": "confidence shift", "delta_intervals": "Δ intervals", "left_out": "paired items", **_DELTA_NAMES}
 
 
 #: why a pair of runs has no ΔWA, ΔUAR or McNemar (the screen's line and the page's check column)
@@ -92,6 +92,9 @@ class Comparison:
     #: with speakers to resample (the unit above), McNemar's test over them (:func:`~workbench.analysis.stats.clustered_mcnemar`):
     #: its p is the one to read, the exact one over clips (``mcnemar_p``) beside it; None without speakers
     mcnemar_clustered: dict | None = None
+    #: between variants: items finished under only one of the two (failed under the other), in no figure of the pair, while
+    #: each variant's own WA counts its own finished items, so ΔWA need not be the difference of the two WAs printed above
+    left_out: dict = field(default_factory=dict)  # {variant whose row failed: count}
 
     @property
     def p_value(self) -> float:
@@ -125,6 +128,11 @@ class Comparison:
                                          "same amount, so it shows no uncertainty (not a measured certainty)")
         if self.interval_unit["note"] and self.n_paired:  # too few speakers to resample: a caveat on its own line too
             flags["delta_intervals"] = self.interval_unit["note"]
+        if self.left_out:
+            flags["left_out"] = (f"{counted(sum(self.left_out.values()), 'item')} finished under only one of the two ("
+                                 + ", ".join(f"{n} failed under {v}" for v, n in self.left_out.items())
+                                 + ") left out of the pair: ΔWA, ΔUAR and McNemar count the items both scored, each variant's "
+                                 "WA its own, so ΔWA need not equal the difference of those two")
         return {name: note for name, note in flags.items() if note}
 
     def render(self) -> str:
@@ -147,6 +155,35 @@ class Comparison:
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
             + flags_text(self.interval_flags())
         )
+
+
+def mcnemar_family(comparisons, of: str = "variant") -> dict:
+    """How to read several comparisons' McNemar p-values: one test per pair (each variant, or each run and variant, against
+    the baseline), so a family of them, Bonferroni's bound named as the per-class table names it.  ``{}`` for fewer than
+    two tests; else ``tests``, ``bound`` (0.05 / tests), ``below_005_only`` (the pairs whose p is under 0.05 but not under
+    the bound) and ``note``."""
+    tested = [c for c in comparisons if c.n_paired]
+    if len(tested) < 2:
+        return {}
+    k, bound = len(tested), 0.05 / len(tested)
+    loose = [f"{c.variant}{f' [{c.scope}]' if c.scope else ''}" for c in tested if bound <= c.p_value < 0.05]
+    note = (f"{k} McNemar tests here (one per {of} against {tested[0].baseline}): by chance alone about {0.05 * k:.2g} of them "
+            f"fall under 0.05 (Bonferroni: read each p against {bound:.2g})"
+            + (f"; under 0.05 but not under {bound:.2g}: {', '.join(loose)}" if loose else ""))
+    return {"tests": k, "bound": bound, "below_005_only": loose, "note": note}
+
+
+def family_line(family: dict) -> str:
+    """:func:`mcnemar_family`'s note as a screen line under the comparisons, ``!!`` where a p passes 0.05 only; ``""`` for none."""
+    return f"  {'!! ' if family['below_005_only'] else ''}{family['note']}" if family else ""
+
+
+def family_html(family: dict) -> str:
+    """:func:`mcnemar_family`'s note as a paragraph under a page's table (bold where a p passes 0.05 only), escaped."""
+    if not family:
+        return ""
+    note = html_text(family["note"]) + "."
+    return f"<p><b>!! {note}</b></p>" if family["below_005_only"] else f"<p>{note}</p>"
 
 
 def shown_truth(emotion_a, emotion_b) -> list[str]:
@@ -315,6 +352,7 @@ def compare_results(results, *, baseline: str = "raw", n_boot: int = 1000, seed:
         other = ok[ok["variant"] == v].set_index("id")
         common = base.index.intersection(other.index)
         c, rows = _compare_pair(base.loc[common], other.loc[common], baseline=baseline, variant=v, n_boot=n_boot, seed=seed, restrict=restrict)
+        c.left_out = {k: n for k, n in ((v, len(base.index.difference(common))), (baseline, len(other.index.difference(common)))) if n}
         comparisons.append(c)
         for r in rows:
             flip_rows.append({
@@ -381,15 +419,16 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
         "training_overlap": overlap, "baseline": baseline,
         "metrics": {v: {**{k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")}, "flags": metric_flags(r)}
                     for v, r in reports.items()},
-        "comparisons": [c.to_dict() for c in comparisons],
+        "comparisons": [c.to_dict() for c in comparisons], "mcnemar_family": mcnemar_family(comparisons),
     }
+    family = len(comparisons)
     if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
         rf.write_json("compare.json", payload)
         rf.write_artifact("flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
         if figures:
             # figure names are numbered, never made from variant names
             for i, c in enumerate(comparisons, 1):
-                rf.write_figure(f"compare_{i}.png", plot_comparison(results, c), meta={"variant": c.variant, "baseline": c.baseline})
+                rf.write_figure(f"compare_{i}.png", plot_comparison(results, c, family=family), meta={"variant": c.variant, "baseline": c.baseline})
         return reports, comparisons, flips
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
@@ -397,12 +436,14 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     atomic_write(dest / "flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder, with the run's random-weights mark
         for i, c in enumerate(comparisons, 1):
-            output_folder(rf, dest).write_figure(f"compare_{i}.png", plot_comparison(results, c),
+            output_folder(rf, dest).write_figure(f"compare_{i}.png", plot_comparison(results, c, family=family),
                                                  meta={"variant": c.variant, "baseline": c.baseline})
     return reports, comparisons, flips
 
 
-def plot_comparison(results, comparison: Comparison, path: str | Path | None = None):
+def plot_comparison(results, comparison: Comparison, path: str | Path | None = None, family: int = 1):
+    """The confidence shifts and the paired Δ intervals of one comparison; ``family``: how many variants were compared
+    with the baseline, so that its McNemar p is read against Bonferroni's bound (0.05 / family) when there are several."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -445,6 +486,8 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     # the p with its discordant counts, as on screen: "p = 1" alone hid that b + c = 0 items could test nothing
     ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar b={comparison.mcnemar_b} c={comparison.mcnemar_c} "
                   f"{p_words(comparison.p_value)}" + (" (clustered by speaker)" if comparison.mcnemar_clustered else "")
+                  + (f"\n(1 of {family} tests: Bonferroni reads p against {0.05 / family:.2g})" if family > 1 else "")
                   # on lines of its own: one long line ran into the left panel's title
-                  + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else ""))
+                  + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else "")
+                  + (f"\n!! {sum(comparison.left_out.values())} item(s) failed under one variant: left out" if comparison.left_out else ""))
     return save_figure(fig, path)
