@@ -96,3 +96,46 @@ def test_long_variant_names_keep_the_compare_labels_inside_their_panels():
     xlabel = fig.axes[0].xaxis.label.get_window_extent(renderer)
     assert fig.bbox.x0 <= xlabel.x0 and xlabel.x1 <= fig.axes[1].yaxis.label.get_window_extent(renderer).x0
     plt.close(fig)
+
+
+#: the explained-worst table's heads (views/reporting.py): nine columns, the widest table of the experiment report
+_WORST_HEADS = ["method", "maps that passed every check", "insertion better than random", "deletion better than random",
+                "curve check failed (NOT FAITHFUL: worse than random on one, or better on neither)", "randomisation check failed",
+                "randomisation check skipped", "stability check failed (UNSTABLE)", "completeness check failed"]
+
+
+@pytest.mark.browser
+def test_a_wide_report_table_fits_a_narrow_window_and_a_printed_page(tmp_path):
+    """At 800 px the experiment report's explained-worst table (934 px in a 768 px column) scrolled sideways, and
+    printed to A4 (page.pdf) its box was cut at the page's edge: 'stability check failed (UNSTABLE)' and 'completeness
+    check failed' were not on paper at all."""
+    import nbformat
+
+    from test_browser import CHROMIUM, _browser_or_skip
+    from workbench.views.html import notebook_html, table_html
+
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    rows = [("tf-occlusion", "3 of 5", "1 of 5", "4 of 5", 1, 1, 0, 0, 0), ("ig", "0 of 5", "4 of 5", "2 of 5", 0, 0, 0, 5, 0)]
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": str(table_html(_WORST_HEADS, rows))})]
+    nb.cells = [cell]
+    page_file = tmp_path / "page.html"
+    page_file.write_text(notebook_html(nb, title="t"), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for media, width in (("screen", 800), ("print", 794)):  # 794 px: an A4 sheet at 96 dpi
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.emulate_media(media=media)
+                page.goto(page_file.resolve().as_uri(), wait_until="load")
+                sizes = page.evaluate("""() => [...document.querySelectorAll('table')].map(t => [t.scrollWidth, t.clientWidth,
+                                          t.getBoundingClientRect().right])""")
+                assert sizes
+                for scroll, client, right in sizes:
+                    assert scroll <= client + 1 and right <= width, (media, width, scroll, client, right)
+                page.close()
+        finally:
+            browser.close()
