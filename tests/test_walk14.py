@@ -139,3 +139,25 @@ def test_a_wide_report_table_fits_a_narrow_window_and_a_printed_page(tmp_path):
                 page.close()
         finally:
             browser.close()
+
+
+def test_the_reports_per_class_table_names_one_resampling_unit_for_all_three_intervals(tmp_path, monkeypatch):
+    """The experiment report's per-class table headed 'precision [95% CI, 5 speakers]' and 'recall [95% CI, 5 speakers]'
+    but 'F1 [95% bootstrap CI]': the F1 interval resamples the same speakers (the screen says 'precision, recall and F1,
+    as the headline's'), yet the page left a reader to guess it resampled clips."""
+    import numpy as np
+    from test_probe import synthetic_row, write_run
+
+    from workbench.views import reporting
+
+    truth = ["angry", "happy", "sad"] * 10
+    rows = [synthetic_row(f"i{k}", emotion=t, pred=("angry", "happy", "sad")[(k * 7) % 3], speaker=f"s{k % 6}")
+            for k, t in enumerate(truth)]
+    rf = write_run(tmp_path / "run", rows, np.zeros((len(rows), 4), dtype=np.float32))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.metrics_section(rf.path, by=[], n_boot=50)
+    page = "".join(map(str, shown))
+    for head in ("precision [95% CI, 6 speakers]", "recall [95% CI, 6 speakers]", "F1 [95% bootstrap CI, 6 speakers]"):
+        assert head in page, head
