@@ -161,3 +161,17 @@ def test_the_reports_per_class_table_names_one_resampling_unit_for_all_three_int
     page = "".join(map(str, shown))
     for head in ("precision [95% CI, 6 speakers]", "recall [95% CI, 6 speakers]", "F1 [95% bootstrap CI, 6 speakers]"):
         assert head in page, head
+
+
+@pytest.mark.parametrize("command", ["compare", "probe", "fuse"])
+def test_the_help_says_what_the_intervals_resample(command, capsys):
+    """compare, probe and fuse print 'intervals resample 5 speakers' and compare 'clustered McNemar … over the 5
+    speakers', but their --help said only 'bootstrap resamples for the intervals' and never what 'clustered' meant."""
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "resample speakers where the manifest names them (all clips of a drawn speaker together), else clips" in text
+    if command == "compare":
+        assert "clustered test's: each speaker counts as one unit" in text
