@@ -175,3 +175,17 @@ def test_the_help_says_what_the_intervals_resample(command, capsys):
     assert "resample speakers where the manifest names them (all clips of a drawn speaker together), else clips" in text
     if command == "compare":
         assert "clustered test's: each speaker counts as one unit" in text
+
+
+def test_a_sweep_interval_bound_that_rounds_to_zero_is_not_printed_as_zero():
+    """`workbench sweep small.csv --kind snr` printed snr_10's change as '-0.004 [-0.009, -0.000] 3', unflagged, between
+    rows flagged '≈ reference: interval holds 0': the interval did not hold 0 (its top was -0.0004), the cell said it did."""
+    from workbench.runs.sweep import _confidence_cells
+
+    row = {"mean_confidence": 0.205, "mean_confidence_ci_low": 0.19, "mean_confidence_ci_high": 0.22, "change_paired": 3,
+           "reference": False, "confidence_change": -0.0044, "change_ci_low": -0.0087, "change_ci_high": -0.0004,
+           "change_within_interval": False}
+    _, change = _confidence_cells(row)
+    assert change.startswith("-0.004 [-0.009, -0.0004] 3") and "-0.000]" not in change, change
+    _, holds = _confidence_cells({**row, "change_ci_high": 0.0012, "change_within_interval": True})
+    assert "[-0.009, +0.001] 3  ≈ reference" in holds, holds
