@@ -189,3 +189,13 @@ def test_a_sweep_interval_bound_that_rounds_to_zero_is_not_printed_as_zero():
     assert change.startswith("-0.004 [-0.009, -0.0004] 3") and "-0.000]" not in change, change
     _, holds = _confidence_cells({**row, "change_ci_high": 0.0012, "change_within_interval": True})
     assert "[-0.009, +0.001] 3  ≈ reference" in holds, holds
+
+
+def test_finetune_names_its_interval_unit_as_run_does():
+    """`workbench run` printed '(n=52; …; intervals resample 5 speakers)', `workbench finetune` on the same run
+    '(n=52; …; intervals over 5 speakers)': two wordings of one fact, a newcomer asked whether they differed."""
+    from workbench.analysis.finetune.core import _figures
+
+    unit = {"unit": "speaker", "clusters": 5, "short": "5 speakers", "note": "", "words": ""}
+    line = _figures({"wa": 0.5, "wa_ci": (0.4, 0.6), "n": 52, "chance_uar": 0.2, "classes_present": 5, "ci_unit": unit})
+    assert line.endswith("; intervals resample 5 speakers)"), line
