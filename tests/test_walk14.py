@@ -199,3 +199,20 @@ def test_finetune_names_its_interval_unit_as_run_does():
     unit = {"unit": "speaker", "clusters": 5, "short": "5 speakers", "note": "", "words": ""}
     line = _figures({"wa": 0.5, "wa_ci": (0.4, 0.6), "n": 52, "chance_uar": 0.2, "classes_present": 5, "ci_unit": unit})
     assert line.endswith("; intervals resample 5 speakers)"), line
+
+
+def test_compares_mean_shift_bound_that_rounds_to_zero_keeps_its_digit():
+    """The demo's telephone comparison printed and drew 'mean shift +0.002 [-0.000, +0.004]' (the bound was -0.0004)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare import plot_comparison
+
+    df, c = _clustered_comparison()
+    c = dataclasses.replace(c, confidence_shift_mean=0.0019, confidence_shift_ci=(-0.0004, 0.0043), n_shift=40)
+    assert "[-0.0004, +0.004] (95 % t interval, n=40)" in c.render()
+    fig = plot_comparison(df, c)
+    assert "[-0.0004, +0.004]" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    plt.close(fig)

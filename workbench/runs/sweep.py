@@ -35,7 +35,7 @@ from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
 from workbench.runs.folder import RunFolder, select_rows
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
-from workbench.serialize import figure_text, save_figure
+from workbench.serialize import figure_text, save_figure, signed_bound
 from workbench.audio.variants import RAW, Variant
 from workbench.serialize import spreadsheet_safe
 
@@ -275,13 +275,8 @@ def _confidence_cells(r) -> tuple[str, str]:
     if dlo == dhi:  # no spread: a zero-width interval shows no uncertainty, say what it is instead
         return mean, (f"{d:+.3f} (all {n} items as at the reference)  ≈ reference" if d == 0 else
                       f"{d:+.3f} (all {n} items moved by exactly this: no spread, no interval)")
-    return mean, f"{d:+.3f} [{_bound(dlo)}, {_bound(dhi)}] {n}" + ("  ≈ reference: interval holds 0" if r["change_within_interval"] else "")
+    return mean, f"{d:+.3f} [{signed_bound(dlo)}, {signed_bound(dhi)}] {n}" + ("  ≈ reference: interval holds 0" if r["change_within_interval"] else "")
 
-
-def _bound(x: float) -> str:
-    """An interval's bound at 3 decimals, or at its first significant digit where those round it to ±0.000: '[-0.009,
-    -0.000]' beside '≈ reference: interval holds 0' on the next row read as holding 0, and it did not (-0.0004)."""
-    return f"{x:+.3f}" if x == 0 or abs(x) >= 0.0005 else f"{x:+.1g}"
 
 
 def sweep_display(summ):

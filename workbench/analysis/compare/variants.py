@@ -18,6 +18,7 @@ from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
 from workbench.analysis.stats import clustered_mcnemar, counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_value_text, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
+from workbench.serialize import signed_bound
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels, text_values
 from workbench.serialize import spreadsheet_safe
@@ -145,7 +146,7 @@ class Comparison:
                 f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)")
                if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
-            + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
+            + (f"[{signed_bound(self.confidence_shift_ci[0])}, {signed_bound(self.confidence_shift_ci[1])}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
             + flags_text(self.interval_flags())
         )
@@ -438,7 +439,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     mean, (lo, hi) = comparison.confidence_shift_mean, comparison.confidence_shift_ci  # the screen's figure, with its interval
     if mean == mean:
         ax1.axvline(mean, color="#cc3311", lw=1.2, label=f"mean shift {mean:+.3f} " + (
-            f"[{lo:+.3f}, {hi:+.3f}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
+            f"[{signed_bound(lo)}, {signed_bound(hi)}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
         if lo == lo and hi > lo:
             ax1.axvspan(lo, hi, color="#cc3311", alpha=0.2, lw=0)
     # the legend under the axis, not in it: inside, it was drawn over the histogram's tallest bars near 0;
