@@ -116,7 +116,7 @@ def test_finetune_scores_resample_speakers_say_so_and_without_speakers_are_uncha
     assert clustered["ci_unit"]["clusters"] == SPEAKERS
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
     assert width(clustered["wa_ci"]) > 1.5 * width(plain["wa_ci"])
-    assert f"intervals over {SPEAKERS} speakers" in _figures(clustered) and "intervals over items" in _figures(plain)
+    assert f"intervals resample {SPEAKERS} speakers" in _figures(clustered) and "intervals resample items" in _figures(plain)
     few = scores(t, p, ["angry", "sad"], n_boot=50, seed=0, speakers=[f"s{i % 3}" for i in range(len(t))])
     assert any("only 3 speaker(s)" in f for f in few["flags"])
 

@@ -356,4 +356,4 @@ def test_per_class_f1_carries_the_macro_f1_bootstrap_interval_everywhere(tmp_pat
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     out = reporting.metrics_section(rf.path, by=[], n_boot=200)
     page = "".join(map(str, shown))
-    assert "F1 [95% bootstrap CI]" in page and f"⚠ per-class F1: {escape(out['raw']['class_f1'])}" in page
+    assert "F1 [95% bootstrap CI, items]" in page and f"⚠ per-class F1: {escape(out['raw']['class_f1'])}" in page

@@ -523,6 +523,13 @@ def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) ->
                                   fix="check that this is the file you meant (a broken quote runs fields together).")
 
 
+def signed_bound(x: float) -> str:
+    """An interval's bound at 3 decimals, or at its first significant digit where those round it to ±0.000:
+    a sweep's '[-0.009, -0.000]' beside '≈ reference: interval holds 0' on the next row read as holding 0, and it
+    did not (-0.0004); compare's mean shift '[-0.000, +0.004]' hid the same."""
+    return f"{x:+.3f}" if x == 0 or abs(x) >= 0.0005 else f"{x:+.1g}"
+
+
 def figure_text(text: object) -> str:
     """A data string (a speaker, a label, a variant name) as plain text for a matplotlib figure.
 

@@ -46,12 +46,20 @@ def add_metrics(sub) -> None:
     add_json_option(mt_, "every variant's report")
 
 
+#: compare's, probe's and fuse's screens say "resampling the 5 speakers"; their --help said only "for the intervals"
+BOOTSTRAP_HELP = ("bootstrap resamples for the intervals, which resample speakers where the manifest names them (all clips "
+                  "of a drawn speaker together), else clips; the output names the unit")
+
+
 def add_compare(sub) -> None:
     cp = add_command(sub, "compare", help="compare the preprocessing variants of a run, or runs of one manifest (checkpoints, precisions, engines)",
               description="One run folder: its preprocessing variants against a baseline variant. Two or more run folders of "
                           "the same manifest (other checkpoints, precisions or engines): their rows paired by (id, variant), "
                           "each run against the first, with agreement (Cohen's kappa, top-1, score distances, embedding "
-                          "cosines) and the items where they differ most; refused, with the ids, when the items or the audio differ.",
+                          "cosines) and the items where they differ most; refused, with the ids, when the items or the audio differ. "
+                          "Where the manifest names speakers, the intervals resample speakers and, with 5 or more, McNemar's "
+                          "p is the clustered test's: each speaker counts as one unit (Durkalski et al. 2003), the exact "
+                          "test over clips, which takes them as independent, beside it.",
               example=("workbench compare runs/emodb_variants --baseline raw",
                        "workbench compare runs/emodb_f32 runs/emodb_bf16 --out runs/precision_check --top 10"))
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
@@ -63,7 +71,7 @@ def add_compare(sub) -> None:
                    "runs/compare_<timestamp>, never inside a run folder")
     cp.add_argument("--top", type=non_negative_int, default=5, help="several runs: most different items to print per pair")
     cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
-    cp.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
+    cp.add_argument("--bootstrap", type=bootstrap_count, default=1000, help=BOOTSTRAP_HELP)
     add_run_seed_option(cp, "the bootstrap", whose="the (first) run's")
     cp.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_json_option(cp, "the comparison")
@@ -87,7 +95,7 @@ def add_probe(sub) -> None:
     pb.add_argument("--mlp", action="store_true", help="a small MLP (sklearn MLPClassifier) instead of the logistic regression")
     pb.add_argument("--variant", default=None, help="variant whose embeddings to probe (default: the run's first)")
     add_out_option(pb, what="probe.json and the tables", default="a new runs/probe_<timestamp>, never inside the run folder")
-    pb.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
+    pb.add_argument("--bootstrap", type=bootstrap_count, default=1000, help=BOOTSTRAP_HELP)
     add_run_seed_option(pb, "the MLP and the bootstrap")
     add_json_option(pb, "probe.json")
 
@@ -132,7 +140,7 @@ def add_fuse(sub) -> None:
     fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
     fu.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (grouped by speaker)")
     add_run_seed_option(fu, "the speaker folds, the classifiers and the bootstrap")
-    fu.add_argument("--bootstrap", type=bootstrap_count, default=FUSION_BOOTSTRAP, help="bootstrap resamples for the intervals")
+    fu.add_argument("--bootstrap", type=bootstrap_count, default=FUSION_BOOTSTRAP, help=BOOTSTRAP_HELP)
     fu.add_argument("--no-figures", action="store_true", help="skip fusion.png")
     add_out_option(fu, what="fusion.json, the tables and fusion.png", default=RUN_FOLDER_DEFAULT)
     add_json_option(fu, "fusion.json")

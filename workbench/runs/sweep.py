@@ -35,7 +35,7 @@ from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
 from workbench.runs.folder import RunFolder, select_rows
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
-from workbench.serialize import figure_text, save_figure
+from workbench.serialize import figure_text, save_figure, signed_bound
 from workbench.audio.variants import RAW, Variant
 from workbench.serialize import spreadsheet_safe
 
@@ -275,7 +275,8 @@ def _confidence_cells(r) -> tuple[str, str]:
     if dlo == dhi:  # no spread: a zero-width interval shows no uncertainty, say what it is instead
         return mean, (f"{d:+.3f} (all {n} items as at the reference)  ≈ reference" if d == 0 else
                       f"{d:+.3f} (all {n} items moved by exactly this: no spread, no interval)")
-    return mean, f"{d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] {n}" + ("  ≈ reference: interval holds 0" if r["change_within_interval"] else "")
+    return mean, f"{d:+.3f} [{signed_bound(dlo)}, {signed_bound(dhi)}] {n}" + ("  ≈ reference: interval holds 0" if r["change_within_interval"] else "")
+
 
 
 def sweep_display(summ):

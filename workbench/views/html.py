@@ -86,7 +86,12 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto;border:0;width:fit-content}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
 blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
+@media (max-width:900px){td,th{font-size:12px;padding:2px 5px}}
+@media print{body{max-width:none;margin:0;padding:0}table{display:table;width:auto;max-width:100%}
+td,th{font-size:11px;padding:2px 4px;overflow-wrap:anywhere}img,tr,pre{break-inside:avoid}}
 """
+# the last two rules: at 800 px the explained-worst table (9 columns) and the sweep's table scrolled sideways, and
+# printed (A4) a table's scroll box was cut at the page's edge: its last columns were not on paper at all
 
 
 #: an ipywidgets view in a notebook's outputs, and what a static page shows in its place

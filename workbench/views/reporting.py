@@ -211,7 +211,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
         if r.per_class:  # each share beside its exact interval and fraction, as metrics prints them
-            parts.append(table_html(["class", f"precision [95% CI, {r.ci_unit['short']}] hits/predicted", f"recall [95% CI, {r.ci_unit['short']}] hits/n", "F1 [95% bootstrap CI]", "n"],
+            parts.append(table_html(["class", f"precision [95% CI, {r.ci_unit['short']}] hits/predicted", f"recall [95% CI, {r.ci_unit['short']}] hits/n", f"F1 [95% bootstrap CI, {r.ci_unit['short']}]", "n"],
                                     [(c, share_text(d["precision"], d["precision_ci"], d["hits"], d["predicted"]),
                                       share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), f1_text(d), d["support"])
                                      for c, d in r.per_class.items()]))

@@ -6,6 +6,8 @@ confidence shifts (see :mod:`workbench.analysis.compare` for the definitions).
 
 from __future__ import annotations
 
+import textwrap
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
 from workbench.analysis.stats import clustered_mcnemar, counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_value_text, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
+from workbench.serialize import signed_bound
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels, text_values
 from workbench.serialize import spreadsheet_safe
@@ -151,7 +154,7 @@ class Comparison:
                 f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)")
                if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
-            + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
+            + (f"[{signed_bound(self.confidence_shift_ci[0])}, {signed_bound(self.confidence_shift_ci[1])}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
             + flags_text(self.interval_flags())
         )
@@ -448,6 +451,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ok = select_rows(results)
     a = ok[ok["variant"] == comparison.baseline].set_index("id")
@@ -455,19 +459,45 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     common = a.index.intersection(b.index)
     top = paired_top(a.loc[common], b.loc[common], restrict=comparison.restricted)  # the confidences the flips were counted on
     shift = top["conf_b"] - top["conf_a"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
+    # the p with its discordant counts, as on screen: "p = 1" alone hid that b + c = 0 items could test nothing; each
+    # part wrapped on lines of its own: one line ran into the left panel's title, and '(clustered by speaker)' was cut
+    # at the figure's right edge in compare_N.png; b and c said what they count (a newcomer met them here first)
+    base, var = figure_text(comparison.baseline), figure_text(comparison.variant)
+    clustered = comparison.mcnemar_clustered
+    lines = [f"vs {base}: McNemar b={comparison.mcnemar_b} c={comparison.mcnemar_c} {p_words(comparison.p_value)}"]
+    if clustered:
+        lines.append(f"(clustered: each of the {clustered['clusters']} speakers counts as one unit)")
+    lines.append(f"b: right only under {base}, c: right only under {var}")
+    if family > 1:  # several variants against the baseline: each p read as one of a family
+        lines.append(f"(1 of {family} tests: Bonferroni reads p against {0.05 / family:.2g})")
+    if flat:
+        lines.append(f"!! zero-width {' and '.join(flat)} interval: no uncertainty shown")
+    if comparison.left_out:
+        lines.append(f"!! {sum(comparison.left_out.values())} item(s) failed under one variant: left out")
+    title = "\n".join(textwrap.fill(line, 58) for line in lines)
+    # taller by the title's lines, so the panels keep their height and the legend under the histogram its place
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4 + 0.14 * max(0, title.count("\n") - 1)
+                                                    + 0.18 * (len(f"confidence({var}) − confidence({base})") > 50)))
     ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
     ax1.axvline(0, color="k", lw=1)
     mean, (lo, hi) = comparison.confidence_shift_mean, comparison.confidence_shift_ci  # the screen's figure, with its interval
     if mean == mean:
         ax1.axvline(mean, color="#cc3311", lw=1.2, label=f"mean shift {mean:+.3f} " + (
-            f"[{lo:+.3f}, {hi:+.3f}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
+            f"[{signed_bound(lo)}, {signed_bound(hi)}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
         if lo == lo and hi > lo:
             ax1.axvspan(lo, hi, color="#cc3311", alpha=0.2, lw=0)
-        # under the axis, not in it: inside, it was drawn over the histogram's tallest bars near 0
-        ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-    ax1.set_xlabel(f"confidence({figure_text(comparison.variant)}) − confidence({figure_text(comparison.baseline)})")
+    # the legend under the axis, not in it: inside, it was drawn over the histogram's tallest bars near 0;
+    # long variant names: the axis label on two lines (on one it ran past the figure's left edge), and the legend
+    # placed in points under it (a fraction of the axes put it on the label once the title grew)
+    xlabel = textwrap.fill(f"confidence({var}) − confidence({base})", 50)
+    ax1.set_xlabel(xlabel)
+    if ax1.get_legend_handles_labels()[0]:
+        ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0), frameon=False,
+                   borderaxespad=(30 + 18 * xlabel.count("\n")) / 7)
     ax1.set_ylabel("items")
+    # at most 6 ticks: the automatic ones (−0.015, −0.010, … 0.015) ran into each other under a 4-inch panel
+    ax1.xaxis.set_major_locator(MaxNLocator(6))
     ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
                   + (f"\n(+{comparison.n_flips_unlabelled} among {comparison.n_unlabelled} unlabelled)" if comparison.n_unlabelled else "")
                   + ("\n(argmax over the corpus's classes)" if comparison.restricted else "")
@@ -480,14 +510,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.set_xticks(range(2), names)
     ax2.set_xlim(-0.5, 1.5)  # the two points sat on the axes' edges, their markers and caps cut in half
     # the bars were bare: neither which difference, nor what interval, nor over how many items
-    ax2.set_ylabel(f"{figure_text(comparison.variant)} − {figure_text(comparison.baseline)}\n"
-                   f"(paired bootstrap 95 % CI, n={comparison.n_paired})", fontsize=8)
-    flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
-    # the p with its discordant counts, as on screen: "p = 1" alone hid that b + c = 0 items could test nothing
-    ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar b={comparison.mcnemar_b} c={comparison.mcnemar_c} "
-                  f"{p_words(comparison.p_value)}" + (" (clustered by speaker)" if comparison.mcnemar_clustered else "")
-                  + (f"\n(1 of {family} tests: Bonferroni reads p against {0.05 / family:.2g})" if family > 1 else "")
-                  # on lines of its own: one long line ran into the left panel's title
-                  + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else "")
-                  + (f"\n!! {sum(comparison.left_out.values())} item(s) failed under one variant: left out" if comparison.left_out else ""))
+    ax2.set_ylabel(textwrap.fill(f"{var} − {base}", 36) + f"\n(paired bootstrap 95 % CI, n={comparison.n_paired})",
+                   fontsize=8)  # long names wrapped: on one line they ran past the panel's top and bottom
+    ax2.set_title(title, fontsize=8.5)
     return save_figure(fig, path)

@@ -143,7 +143,7 @@ def _figures(d: dict) -> str:
     words = (f"; UAR chance {chance:.3f} over {present} classes" if chance is not None else
              "; no chance level: one class" if present == 1 else "")
     unit = (d.get("ci_unit") or {}).get("short")  # what the intervals resample (a card of an older version: items)
-    return ", ".join(parts) + f" (n={d.get('n', 0)}{words}{f'; intervals over {unit}' if unit else ''})"
+    return ", ".join(parts) + f" (n={d.get('n', 0)}{words}{f'; intervals resample {unit}' if unit else ''})"
 
 
 def _flag_lines(d: dict, indent: str) -> list[str]:
