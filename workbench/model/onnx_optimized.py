@@ -11,8 +11,9 @@ flags: :func:`workbench.model.precision.cpu_key`), in
 
 It is used only after a check made when it is written: on seeded speech-like clips of two lengths (padding and
 masking both exercised), every output of a session on the kept file equals the optimising session's bit for
-bit (``check.json``, with the file's sha256).  A later load opens it only when its sha256 is the recorded one;
-anything else (no check, a failed check, an edited file, a session that will not open) opens the source graph as
+bit (``check.json``, with the file's sha256, the source graph's, the ONNX Runtime version and the CPU).  A later
+load opens it only when its sha256 is the recorded one and the record names this source graph, ONNX Runtime and CPU
+(a kept folder's files copied from another graph's folder were opened, scoring with that graph); anything else (no check, a failed check, an edited file, a session that will not open) opens the source graph as
 before and, where no failed check is recorded, makes the file again.  Only CPU sessions are kept (a GPU provider
 places nodes by its own rules); ``WORKBENCH_ORT_OPTIMIZED=0`` turns it off (the A/B of the benchmark).
 
@@ -82,6 +83,8 @@ def open_session(graph: Path, checksum: str, options: Any, providers: list, *, k
         return ort.InferenceSession(str(graph), sess_options=options, providers=providers), "source"
     folder = kept_folder(checksum)
     record = _read_check(folder)
+    if record is not None and not _about(record, checksum):  # another graph's (or ORT's, or CPU's) record: made again
+        record = None
     if record is not None and not record.get("equal"):
         return ort.InferenceSession(str(graph), sess_options=options, providers=providers), "failed check"
     if record is not None:
@@ -99,6 +102,14 @@ def _read_check(folder: Path) -> dict | None:
     if not isinstance(record, dict) or record.get("revision") != CHECK_REVISION or not isinstance(record.get("sha256"), str):
         return None
     return record
+
+
+def _about(record: dict, checksum: str) -> bool:
+    """Whether a check record is this source graph's, made by this ONNX Runtime on this CPU: a folder's files copied
+    from another graph's folder (its graph and its passing check, consistent with each other) are not opened."""
+    import onnxruntime as ort
+
+    return record.get("source_sha256") == checksum and record.get("onnxruntime") == ort.__version__ and record.get("cpu") == cpu_key()
 
 
 def _open_kept(folder: Path, record: dict, options: Any, providers: list) -> Any:
