@@ -43,6 +43,7 @@ from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, LABEL_MAP_META, Manifest, jsonl_objects, write_manifest
+from workbench.data.manifest_columns import speaker_text
 from workbench.data.votes import csv_rows
 from workbench.data.parquet_check import check_parquet
 from workbench.model.hub import hub_unreachable
@@ -158,7 +159,7 @@ def import_hf(
             meta["hf"] = {"source": shown, "split": split_name, "index": index}
             result.manifest.items.append(Item(
                 id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
-                text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
+                text=_text(row.get(text_col)), speaker=speaker_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
                 split=split_name, meta=with_label_map(meta, label, custom),
             ))
     if not result.manifest.items:
