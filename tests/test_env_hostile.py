@@ -1,0 +1,56 @@
+"""WORKBENCH_* environment variables set to careless or hostile values: each is read as meant or refused naming the
+variable, its value and the values it takes; none is silently read as its default."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.errors import ConfigError
+
+
+@pytest.mark.parametrize("value, expected", [("on", True), (" 1 ", True), ("TRUE", True), ("yes", True), ("off", False),
+                                             ("0", False), ("", False), ("No", False)])
+def test_the_offline_switch_reads_on_and_off_as_huggingface_hub_does(monkeypatch, value, expected):
+    from workbench.model.hub import offline
+
+    for v in ("HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("WORKBENCH_OFFLINE", value)  # 'on' and ' 1 ' read as off before: the hub was asked
+    assert offline() is expected
+
+
+@pytest.mark.parametrize("value", ["offline", "y", "2", "of"])
+def test_an_offline_switch_that_is_neither_on_nor_off_is_refused_with_the_values(monkeypatch, value):
+    from workbench.model.hub import hub_unreachable
+
+    monkeypatch.setenv("WORKBENCH_OFFLINE", value)
+    with pytest.raises(ConfigError) as info:
+        hub_unreachable("hf")  # before any connection is tried
+    assert info.value.source == "WORKBENCH_OFFLINE" and repr(value) in str(info.value) and "1, true, yes, on" in str(info.value)
+
+
+def test_hugging_faces_own_switch_on_with_spaces_and_capitals_is_offline(monkeypatch):
+    from workbench.model.hub import offline
+
+    monkeypatch.delenv("WORKBENCH_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", " ON ")
+    assert offline()
+
+
+@pytest.mark.parametrize("value", ["ten", "-5", "inf", "0", "nan"])
+def test_an_onnx_budget_that_is_no_positive_number_is_refused_not_read_as_600(monkeypatch, value):
+    from workbench.model.onnx_backend import time_budget_for
+
+    monkeypatch.setenv("WORKBENCH_ONNX_BUDGET_S", value)
+    with pytest.raises(ConfigError, match="not a number of seconds above 0") as info:
+        time_budget_for({})
+    assert info.value.source == "WORKBENCH_ONNX_BUDGET_S"
+
+
+def test_an_onnx_budget_unset_or_given_is_used(monkeypatch):
+    from workbench.model.onnx_backend import time_budget_for
+
+    monkeypatch.setenv("WORKBENCH_ONNX_BUDGET_S", " 30 ")
+    assert time_budget_for({}) == 30.0
+    monkeypatch.delenv("WORKBENCH_ONNX_BUDGET_S")
+    assert time_budget_for({}) == 600.0
