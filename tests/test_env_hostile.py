@@ -54,3 +54,17 @@ def test_an_onnx_budget_unset_or_given_is_used(monkeypatch):
     assert time_budget_for({}) == 30.0
     monkeypatch.delenv("WORKBENCH_ONNX_BUDGET_S")
     assert time_budget_for({}) == 600.0
+
+
+def test_a_cache_written_with_a_tilde_is_the_home_folders_not_a_folder_named_tilde(tmp_path, monkeypatch):
+    """WORKBENCH_CACHE="~/wb" (quoted in a .env file, so no shell expanded it) made a folder named '~' in each folder
+    a command ran in."""
+    from workbench.paths import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WORKBENCH_CACHE", "~/wb")
+    assert cache_dir() == tmp_path / "home" / "wb"
+    from workbench.logs import default_log_file
+
+    monkeypatch.setenv("WORKBENCH_LOG", "~/wb.log")
+    assert default_log_file() == tmp_path / "home" / "wb.log"

@@ -42,7 +42,7 @@ _MARK = "_workbench_route"  # attribute set on the handlers this module installs
 
 def default_log_file() -> Path:
     """The CLI's log file: ``$WORKBENCH_LOG`` or ``<cache>/logs/workbench.log``."""
-    return Path(os.environ.get("WORKBENCH_LOG") or cache_dir() / "logs" / "workbench.log")
+    return Path(os.path.expanduser(os.environ.get("WORKBENCH_LOG") or cache_dir() / "logs" / "workbench.log"))  # "~/wb.log" quoted
 
 
 def is_own_record(record: logging.LogRecord) -> bool:
