@@ -76,3 +76,21 @@ def test_a_full_disk_opens_the_source_graph_and_leaves_no_temporary(export, cach
     monkeypatch.setattr(files, "write_text", full)
     assert load_onnx_model(export, dtype="int8").opened == "source"
     assert [p.name for p in (cache / FOLDER).iterdir()] == []
+
+
+def test_a_kept_graph_replaced_by_a_huge_file_is_not_hashed_but_made_again(export, cache, monkeypatch):
+    """A kept graph replaced by a 4 GB (sparse) file: its size is not the checked one, so it is made again without
+    reading 4 GB to hash it first."""
+    from workbench.model import onnx_optimized
+    from workbench.model.onnx_backend import load_onnx_model
+
+    load_onnx_model(export, dtype="int8")
+    (kept,) = (cache / onnx_optimized.FOLDER).iterdir()
+    assert json.loads((kept / "check.json").read_text())["bytes"] == (kept / "model.onnx").stat().st_size
+    with open(kept / "model.onnx", "r+b") as f:
+        f.truncate(4 << 30)
+    hashed = []
+    real = onnx_optimized.file_sha256
+    monkeypatch.setattr(onnx_optimized, "file_sha256", lambda p: hashed.append(os.path.getsize(p)) or real(p))
+    assert load_onnx_model(export, dtype="int8").opened == "made"
+    assert all(size < 1 << 30 for size in hashed)

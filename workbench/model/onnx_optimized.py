@@ -117,7 +117,7 @@ def _open_kept(folder: Path, record: dict, options: Any, providers: list) -> Any
 
     kept = folder / GRAPH_FILE
     try:
-        if files.is_link(kept) or file_sha256(kept) != record["sha256"]:
+        if files.is_link(kept) or _other_size(kept, record) or file_sha256(kept) != record["sha256"]:
             return None
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         return ort.InferenceSession(str(kept), sess_options=options, providers=providers)
@@ -125,6 +125,13 @@ def _open_kept(folder: Path, record: dict, options: Any, providers: list) -> Any
         log.debug("the kept optimised graph %s was not used: %s", kept, exc)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return None
+
+
+def _other_size(kept: Path, record: dict) -> bool:
+    """Whether ``kept`` is not the size its check recorded (a graph replaced by a huge file is not hashed whole first;
+    a record made before sizes were kept says nothing)."""
+    size = record.get("bytes")
+    return isinstance(size, int) and kept.stat().st_size != size
 
 
 def _make(graph: Path, checksum: str, folder: Path, options: Any, providers: list) -> tuple[Any, str]:
@@ -185,7 +192,7 @@ def _check(session: Any, kept: Path, options: Any, providers: list) -> dict:
         worst = max(float(np.max(np.abs(np.asarray(a, float) - np.asarray(b, float)))) for a, b in zip(ours, theirs) if np.size(a))
     return {"revision": CHECK_REVISION, "equal": not differ and len(ours) == len(theirs), "outputs": len(ours),
             "differ": differ, "max_abs_diff": worst, "clips": [int(n) for n in feeds["lengths"]],
-            "sha256": files.sha256_file(kept)}
+            "sha256": files.sha256_file(kept), "bytes": kept.stat().st_size}
 
 
 __all__ = ["open_session", "kept_folder", "wanted", "check_feeds", "ENV", "FOLDER"]
