@@ -68,3 +68,24 @@ def test_a_cache_written_with_a_tilde_is_the_home_folders_not_a_folder_named_til
 
     monkeypatch.setenv("WORKBENCH_LOG", "~/wb.log")
     assert default_log_file() == tmp_path / "home" / "wb.log"
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_cache_in_the_runs_folder_is_refused_naming_workbench_cache(tmp_path, monkeypatch, capsys, inside):
+    """WORKBENCH_CACHE set to the --out folder: the log folder the cache made read as the user's 'other files (logs)';
+    set inside a finished run, the cache's files were written among the run's on resume."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    sf.write(tmp_path / "a.wav", (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
+    (tmp_path / "m.csv").write_text("id,path\na,a.wav\n")
+    out = tmp_path / "run"
+    if inside:  # a run's folder (its config.yaml is not read: the cache is refused first)
+        out.mkdir()
+        (out / "config.yaml").write_text("manifest: m.csv\n")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(out / "cache" if inside else out))
+    assert main(["run", str(tmp_path / "m.csv"), "--out", str(out), "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the workbench's cache (WORKBENCH_CACHE=" in err and "set WORKBENCH_CACHE to a folder outside your runs" in err
