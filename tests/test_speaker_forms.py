@@ -70,3 +70,15 @@ def test_a_manifest_built_in_python_with_one_speaker_in_two_forms_is_refused_by_
         run(manifest, out_dir=tmp_path / "run", model="tiny")
     assert "speaker 7 written 2 ways: '7' (row 1, id x), '7.0' (row 2, id y)" in str(info.value) and info.value.source == "built"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_parquet_integer_id_past_a_floats_precision_with_an_empty_cell_stays_that_id(tmp_path):
+    """pandas makes an integer column with an empty cell floats: speaker 12345678901234567 came back 12345678901234568."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _clips(tmp_path, "ab")
+    big = 12345678901234567
+    pq.write_table(pa.table({"id": ["a", "b"], "path": ["a.wav", "b.wav"], "speaker": pa.array([big, None], type=pa.int64())}),
+                   tmp_path / "m.parquet")
+    assert [it.speaker for it in read_manifest(tmp_path / "m.parquet")] == [str(big), ""]

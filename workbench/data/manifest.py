@@ -29,7 +29,7 @@ from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.data.manifest_rows import (Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion,  # noqa: F401  (Item, generic_emotion: their home before)
                                           label_conflict_checker, LABEL_MAP_META)
 from workbench.data.manifest_columns import (COLUMNS, KNOWN_COLUMNS, SPEAKER_FORMS_FIX, WORDS_COLUMN, columns_fix as _columns_fix,  # noqa: F401  (public here)
-                                             near_miss as _near_miss, near_miss_columns, speaker_forms)
+                                             near_miss as _near_miss, near_miss_columns, parquet_records, speaker_forms)
 from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
@@ -382,8 +382,6 @@ def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, 
 
 
 def _read_parquet(p: Path) -> list[dict]:
-    import pandas as pd
-
     try:
         import pyarrow.parquet as pq
 
@@ -393,7 +391,7 @@ def _read_parquet(p: Path) -> list[dict]:
     _refuse_rows(p, n_rows, "rows")
     check_parquet(p, max_bytes=TABLE_MAX_BYTES, max_rows=TABLE_MAX_ROWS, name=str(p), what="a manifest")
     try:
-        return pd.read_parquet(p).to_dict("records")
+        return parquet_records(p)  # an integer column with an empty cell kept whole (pandas made it floats)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ConfigError(f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).", source=str(p),
                           fix="write it again, or use a CSV or JSONL manifest.") from None

@@ -96,8 +96,29 @@ def speaker_forms(items: Iterable[Any]) -> list[str]:
             for forms in groups.values() if len(forms) > 1]
 
 
+def parquet_records(source: Any) -> list[dict]:
+    """A parquet table's rows as dicts (``pandas.read_parquet(source).to_dict("records")``), an integer column with an
+    empty cell kept as Python integers and None: pandas makes that column floats, and an id past 2**53
+    (``12345678901234567``) came back as another number (``…568``)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if hasattr(source, "seek"):
+        source.seek(0)
+    table = pq.read_table(source)
+    frame = table.to_pandas()
+    records = frame.to_dict("records")
+    for i, f in enumerate(table.schema):
+        column = frame[f.name] if list(frame.columns).count(f.name) == 1 else None
+        if pa.types.is_integer(f.type) and isinstance(column, pd.Series) and column.dtype.kind == "f":
+            for record, value in zip(records, table.column(i).to_pylist()):
+                record[f.name] = value
+    return records
+
+
 SPEAKER_FORMS_FIX = ("write each speaker one way in every row (speaker ids are compared as text: '1' and '1.0' were "
                      "two speakers); a spreadsheet that writes 1.0 or drops a leading 0: format the column as text")
 
 __all__ = ["COLUMNS", "WORDS_COLUMN", "KNOWN_COLUMNS", "near_miss_columns", "near_miss", "columns_fix", "speaker_text",
-           "speaker_forms", "SPEAKER_FORMS_FIX"]
+           "speaker_forms", "SPEAKER_FORMS_FIX", "parquet_records"]
