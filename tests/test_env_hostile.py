@@ -89,3 +89,19 @@ def test_a_cache_in_the_runs_folder_is_refused_naming_workbench_cache(tmp_path, 
     assert main(["run", str(tmp_path / "m.csv"), "--out", str(out), "--model", "tiny"]) == 2
     err = capsys.readouterr().err
     assert "holds the workbench's cache (WORKBENCH_CACHE=" in err and "set WORKBENCH_CACHE to a folder outside your runs" in err
+
+
+@pytest.mark.parametrize("keep, malloc, alone", [("false", None, True), ("off", None, True), ("0", None, True), ("", None, False),
+                                                 (None, None, False), ("1", None, False), (None, "on", True), (None, " TRUE", True)])
+def test_the_allocator_switches_read_off_and_on_as_words(monkeypatch, keep, malloc, alone):
+    """WORKBENCH_KEEP_FREED_MEMORY=false (or off) kept glibc tuned to hold up to 1.25 GB, as if on."""
+    from workbench.model import memory
+
+    for name, value in (("WORKBENCH_KEEP_FREED_MEMORY", keep), ("WORKBENCH_KEEP_MALLOC", malloc)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    for name in memory._MALLOC_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert memory.left_alone() is alone
