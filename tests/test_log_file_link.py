@@ -38,3 +38,18 @@ def test_a_plain_log_file_still_takes_the_lines(tmp_path, monkeypatch):
     with routed_logs():
         logging.getLogger("workbench.test").warning("kept")
     assert "kept" in (tmp_path / "wb.log").read_text()
+
+
+def test_the_caches_logs_folder_that_is_a_link_is_not_written_into(tmp_path, monkeypatch, capsys):
+    from workbench.logs import routed_logs
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache").mkdir()
+    os.symlink(elsewhere, tmp_path / "cache" / "logs")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("WORKBENCH_LOG", raising=False)
+    with routed_logs():
+        logging.getLogger("workbench.test").warning("a line")
+    assert list(elsewhere.iterdir()) == []
+    assert "is a symbolic link, which the workbench does not write through" in capsys.readouterr().err

@@ -167,6 +167,8 @@ def _make_log_folder(path: Path, *, explicit: bool) -> str | None:
         if explicit:
             raise
         return _why(exc)
+    if not explicit and not os.environ.get("WORKBENCH_LOG") and os.path.islink(path.parent):  # the cache's logs/ a link
+        return f"its folder {path.parent} is a symbolic link, which the workbench does not write through"
     return None
 
 
