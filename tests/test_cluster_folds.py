@@ -265,3 +265,36 @@ def test_a_class_mcnemar_between_runs_is_clustered_over_its_speakers_and_exact_w
     table = pd.DataFrame([{"class": "angry", "p B−A": p, "McNemar test B−A": test}])
     assert per_class_note(table).startswith("p: McNemar (clustered over speakers, Durkalski et al. 2003")
     assert per_class_note(table.drop(columns="McNemar test B−A")).startswith("p: exact McNemar")
+
+
+def test_one_speaker_holding_every_changed_clip_flags_the_clustered_mcnemar_wherever_it_is_shown():
+    """Every discordant clip one speaker's: the statistic is (b − c)² / (b − c)² = 1, p = 0.32, whatever b and c
+    (50 against 0 read as no evidence, unflagged); with fewer than 5 speakers holding the changes the p is flagged in
+    the result, in compare's checks (screen, JSON) and in the per-class test words."""
+    from workbench.analysis.compare import compare_results
+    from workbench.analysis.compare.classes import class_test
+
+    spk = np.array([f"s{i % 10}" for i in range(200)], dtype=object)
+    right_a = np.ones(200, dtype=bool)
+    right_b = right_a.copy()
+    right_b[spk == "s3"] = False  # speaker s3's 20 clips all broke
+    got = clustered_mcnemar(right_a, right_b, spk)
+    assert (got["b"], got["c"], got["statistic"], got["discordant_clusters"]) == (20, 0, 1.0, 1)
+    assert "only 1 speaker holds the 20 clips that changed" in got["note"]
+    assert clustered_mcnemar(right_a, right_b, np.arange(200).astype(str))["note"] == ""  # 20 clusters hold them
+    raw = [synthetic_row(f"i{i}", emotion="angry", pred="angry", speaker=s) for i, s in enumerate(spk)]
+    other = [dict(r, variant="denoised", pred="sad" if r["speaker"] == "s3" else "angry") for r in raw]
+    _, (c,), _ = compare_results(pd.DataFrame(raw + other), baseline="raw", n_boot=20)
+    assert "only 1 speaker holds" in c.interval_flags().get("mcnemar", "") and "only 1 speaker holds" in c.render()
+    assert "only 1 speaker holds" in c.to_dict()["interval_flags"]["mcnemar"]
+    items = pd.DataFrame({"run_a": "a", "run_b": "b", "variant": "raw", "emotion": "angry", "speaker": spk,
+                          "pred_a": "angry", "pred_b": np.where(spk == "s3", "sad", "angry")})
+    assert "flagged: only 1 speaker holds" in class_test(items, "a", "b", "raw", "angry")[3]
+
+
+def test_clustered_mcnemar_on_all_one_clip_speakers_and_on_100000_speakers():
+    rng = np.random.default_rng(5)
+    right_a, right_b = rng.random(100_000) < 0.7, rng.random(100_000) < 0.7
+    one_each = clustered_mcnemar(right_a, right_b, np.arange(100_000))
+    b, c = one_each["b"], one_each["c"]
+    assert one_each["clusters"] == 100_000 and one_each["statistic"] == pytest.approx((b - c) ** 2 / (b + c)) and not one_each["note"]

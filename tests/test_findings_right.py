@@ -172,3 +172,24 @@ def test_steady_signal_stays_quiet_on_speech_clean_or_in_noise(snr_db):
 
 def test_steady_signal_says_nothing_where_there_is_no_sound():
     assert "steady_signal" not in codes(signal_facts(np.zeros(SR * 2, np.float32), SR))  # digital_silence says it
+
+
+@pytest.mark.parametrize("n_samples", [1, 2, 400, 1800])
+def test_a_clip_of_a_few_frames_has_no_level_range_and_no_steady_signal_finding(n_samples):
+    """A 2-sample clip is one 25 ms frame, whose 95th − 10th percentile range is 0 dB by construction: it was called
+    'steady noise, with no speech rising above it' (and a 1-sample 0.5 a DC offset); under 10 frames no range is
+    measured, and short_clip says what is wrong."""
+    y = np.resize(np.array([0.5, -0.5], dtype=np.float32), n_samples)
+    facts = {**signal_facts(y, SR), "duration_s": n_samples / SR}
+    assert facts["level_range_db"] is None
+    codes = [f.code for f in findings_from(facts)]
+    assert "steady_signal" not in codes and "short_clip" in codes
+
+
+def test_a_square_wave_and_int16_extremes_are_a_steady_tone_and_a_dc_offset_is_dc_only():
+    t = np.arange(2 * SR) / SR
+    for y in (np.sign(np.sin(2 * np.pi * 200 * t)), np.where(np.arange(2 * SR) % 2, 32767 / 32768, -1.0)):
+        found = _finding(signal_facts(y.astype(np.float32), SR), "steady_signal")
+        assert found is not None and "a steady tone, not speech" in found.message
+    codes = [f.code for f in findings_from(signal_facts(np.full(2 * SR, 0.3, dtype=np.float32), SR))]
+    assert codes == ["dc_only"]

@@ -22,6 +22,7 @@ installed on purpose (pytest's capture, a user's own) stay.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import logging.handlers
 import os
@@ -41,7 +42,7 @@ _MARK = "_workbench_route"  # attribute set on the handlers this module installs
 
 def default_log_file() -> Path:
     """The CLI's log file: ``$WORKBENCH_LOG`` or ``<cache>/logs/workbench.log``."""
-    return Path(os.environ.get("WORKBENCH_LOG") or cache_dir() / "logs" / "workbench.log")
+    return Path(os.path.expanduser(os.environ.get("WORKBENCH_LOG") or cache_dir() / "logs" / "workbench.log"))  # "~/wb.log" quoted
 
 
 def is_own_record(record: logging.LogRecord) -> bool:
@@ -165,8 +166,17 @@ def _make_log_folder(path: Path, *, explicit: bool) -> str | None:
     except OSError as exc:
         if explicit:
             raise
-        return os.strerror(exc.errno) if exc.errno else str(exc)
+        return _why(exc)
+    if not explicit and not os.environ.get("WORKBENCH_LOG") and os.path.islink(path.parent):  # the cache's logs/ a link
+        return f"its folder {path.parent} is a symbolic link, which the workbench does not write through"
     return None
+
+
+def _why(exc: OSError) -> str:
+    """Why a log file cannot be opened, in words (a link: said as such, not as 'Too many levels of symbolic links')."""
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link, which the workbench does not write through"
+    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 class _SaysOnce:
@@ -182,6 +192,10 @@ class _SaysOnce:
         with contextlib.suppress(Exception):
             sys.stderr.write(f"warning: the log file {self.baseFilename} cannot be written ({why}): the rest of this "
                              "command's log is not kept there; free space or set WORKBENCH_LOG to a file elsewhere\n")
+
+    def _open(self):  # noqa: D401 — logging's own open followed a link: a planted workbench.log → ~/.bashrc took every line
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
     def close(self) -> None:  # its last flush fails the same way: a traceback after the command's own last line
         try:
@@ -207,7 +221,7 @@ def _file_handler(path: Path, *, explicit: bool, unwritable: str | None) -> tupl
     try:
         return _RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"), None
     except OSError as exc:
-        return None, os.strerror(exc.errno) if exc.errno else str(exc)
+        return None, _why(exc)
 
 
 @contextlib.contextmanager

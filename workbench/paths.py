@@ -29,12 +29,14 @@ __all__ = ["cache_dir", "file_problem", "installed_version", "shell_command"]
 def cache_dir() -> Path:
     """Where the workbench keeps generated checkpoints, logs and caches (``$WORKBENCH_CACHE``).
 
-    Defaults to ``$XDG_CACHE_HOME/emotion-workbench`` (``~/.cache/emotion-workbench``).
+    Defaults to ``$XDG_CACHE_HOME/emotion-workbench`` (``~/.cache/emotion-workbench``).  A ``~`` at its start is
+    the home folder (``WORKBENCH_CACHE="~/wb"``, quoted in a ``.env`` file, made a folder named ``~`` in each
+    folder a command ran in).
     """
     root = os.environ.get("WORKBENCH_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emotion-workbench"
     )
-    return Path(root)
+    return Path(os.path.expanduser(root))
 
 
 def shell_command(*words: object) -> str:

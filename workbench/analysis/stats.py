@@ -497,13 +497,18 @@ def mcnemar_exact(b: int, c: int) -> float:
 MCNEMAR_TESTS = {True: "clustered McNemar over the speakers (Durkalski et al. 2003)", False: "exact McNemar (clips as independent)"}
 
 
+#: fewer speakers than this holding the clips that changed: the clustered McNemar p is flagged (``note``)
+MCNEMAR_MIN_CLUSTERS = 5
+
+
 def clustered_mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], clusters: Sequence) -> dict:
     """McNemar's test for clips clustered by speaker (Durkalski, Palesch, Lipsitz & Rust 2003, Stat. Med. 22:2417; the
     cluster-adjusted variance of Obuchowski 1998): ``X² = (b − c)² / Σ_k (b_k − c_k)²`` over the clusters ``k``
     (``b_k``: the cluster's items right under ``a`` only, ``c_k``: under ``b`` only), against χ²(1).  The plain test's
     variance ``b + c`` assumes the discordant items independent; a speaker whose clips all move one way makes it far
     too small.  With every item its own cluster the statistic is the plain asymptotic McNemar's.  Returns
-    ``{"test", "b", "c", "statistic", "p", "clusters"}`` (p 1 with no discordant item)."""
+    ``{"test", "b", "c", "statistic", "p", "clusters", "discordant_clusters", "note"}`` (p 1 with no discordant item;
+    ``note`` non-empty when fewer than :data:`MCNEMAR_MIN_CLUSTERS` speakers hold the discordant items)."""
     from scipy.stats import chi2
 
     a, b_ = np.asarray(right_a, dtype=bool), np.asarray(right_b, dtype=bool)
@@ -514,8 +519,12 @@ def clustered_mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], clusters
     b, c = float(per_b.sum()), float(per_c.sum())
     denominator = float(np.sum((per_b - per_c) ** 2))
     stat = (b - c) ** 2 / denominator if denominator > 0 else 0.0
+    moved = int(np.count_nonzero(per_b + per_c))  # the independent units the statistic rests on
+    note = (f"only {counted(moved, 'speaker')} hold{'s' * (moved == 1)} the {int(b + c)} clips that changed: the clustered McNemar "
+            f"test has that many independent units and its χ² p measures nothing (one speaker gives X² = 1, p = 0.32, "
+            f"whatever the counts); read b and c per speaker" if 0 < moved < MCNEMAR_MIN_CLUSTERS else "")
     return {"test": "clustered McNemar (Durkalski et al. 2003)", "b": int(b), "c": int(c), "statistic": stat,
-            "p": float(chi2.sf(stat, 1)) if denominator > 0 else 1.0, "clusters": g}
+            "p": float(chi2.sf(stat, 1)) if denominator > 0 else 1.0, "clusters": g, "discordant_clusters": moved, "note": note}
 
 
 def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0,

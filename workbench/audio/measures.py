@@ -196,6 +196,11 @@ def removed_onset_db_above_floor(y: np.ndarray, sr: int, n_cut: int) -> float:
     return loudest - noise_floor_db(y, sr)[0]
 
 
+#: the fewest 25 ms frames (10 ms apart: 0.115 s) a level range is measured on; a shorter clip has none (a 2-sample clip
+#: is one frame, whose range is 0 dB by construction, and it was called 'steady noise, with no speech')
+RANGE_MIN_FRAMES = 10
+
+
 def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> dict[str, float]:
     """SNR estimate, silence fraction, level and onset facts of mono audio.
 
@@ -207,7 +212,8 @@ def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> 
     frame once the mean is removed.  Onset: level of the first 45 ms
     (:func:`onset_level_db`) against the loudest frame and the noise floor —
     speech already loud at sample 0 suggests the onset was cut before the file
-    reached the workbench.
+    reached the workbench.  Level range: the 95th − 10th percentile of the frames,
+    None on fewer than :data:`RANGE_MIN_FRAMES`.
     """
     y = np.asarray(y, dtype=np.float32)
     y64 = y.astype(np.float64)  # once, for every measure below (issue #28: they run beside the model)
@@ -228,7 +234,7 @@ def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> 
     first_speech_s = float(speech[0] * 0.01) if len(speech) else float("nan")
     return {
         "snr_db": snr,
-        "level_range_db": p95 - p10,
+        "level_range_db": p95 - p10 if len(e) >= RANGE_MIN_FRAMES else None,  # one frame spans 0 dB by construction
         "noise_floor_db": floor,
         "quiet_frames_tonal_db": tonal,
         "silence_fraction": silent,

@@ -43,6 +43,7 @@ from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, LABEL_MAP_META, Manifest, jsonl_objects, write_manifest
+from workbench.data.manifest_columns import parquet_records, speaker_text
 from workbench.data.votes import csv_rows
 from workbench.data.parquet_check import check_parquet
 from workbench.model.hub import hub_unreachable
@@ -158,7 +159,7 @@ def import_hf(
             meta["hf"] = {"source": shown, "split": split_name, "index": index}
             result.manifest.items.append(Item(
                 id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
-                text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
+                text=_text(row.get(text_col)), speaker=speaker_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
                 split=split_name, meta=with_label_map(meta, label, custom),
             ))
     if not result.manifest.items:
@@ -314,16 +315,14 @@ def _read_metadata(path: Path) -> Iterator[tuple[str, dict]]:
     else:
         import io
 
-        import pandas as pd
-
         data = read_bytes_capped(path, what="an audiofolder metadata file", decompress=False)
         check_parquet(io.BytesIO(data), max_bytes=TABLE_MAX_BYTES, max_rows=TABLE_MAX_ROWS, name=str(path), what="an audiofolder metadata file")
         try:
-            frame = pd.read_parquet(io.BytesIO(data))
+            records = parquet_records(io.BytesIO(data))  # an int column with an empty cell kept whole
         except Exception as exc:  # pyarrow raises its own types for a file that is no parquet
             raise ConfigError(f"cannot be read as parquet ({type(exc).__name__}: {shown(str(exc), 200)}).", source=str(path),
                               fix="write metadata.parquet with pandas or pyarrow, or use metadata.csv.") from None
-        for n, record in enumerate(frame.to_dict("records"), 1):
+        for n, record in enumerate(records, 1):
             yield f"row {n}", record
 
 

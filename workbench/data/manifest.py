@@ -14,7 +14,6 @@ manifest is checked whole before anything runs: every problem listed (ten of eac
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import logging
 import math
@@ -29,6 +28,8 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.data.manifest_rows import (Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion,  # noqa: F401  (Item, generic_emotion: their home before)
                                           label_conflict_checker, LABEL_MAP_META)
+from workbench.data.manifest_columns import (COLUMNS, KNOWN_COLUMNS, SPEAKER_FORMS_FIX, WORDS_COLUMN, columns_fix as _columns_fix,  # noqa: F401  (public here)
+                                             near_miss as _near_miss, near_miss_columns, parquet_records, speaker_forms)
 from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
@@ -36,44 +37,10 @@ from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_BYTES, TABLE_MAX_ROWS
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
-#: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
-#: read with :func:`workbench.explain.words.item_alignment` (relative paths start at the manifest's folder)
-WORDS_COLUMN = "words"
-#: every column the workbench reads (any other is kept in ``meta``)
-KNOWN_COLUMNS = (*COLUMNS, "meta", WORDS_COLUMN)
-
-
 #: how many entries of one kind of problem a message lists before "… and N more"
 SHOWN = 10
 
 MISSING_CHOICES = ("error", "keep")
-
-
-def near_miss_columns(columns: Iterable[str]) -> list[str]:
-    """A warning for each extra column whose name is close to one the workbench reads (``labl``: ``label``)."""
-    return [f"column {c!r} is not one the workbench reads; did you mean {m!r}? (kept as metadata; rename the column if so)" for c in columns if (m := _near_miss(c))]
-
-
-def _near_miss(col: str) -> str | None:
-    """The column the workbench reads that ``col`` is a near miss of (``labl``: ``label``), or None."""
-    close = difflib.get_close_matches(col, KNOWN_COLUMNS, 1, 0.75) or difflib.get_close_matches(col.lower(), KNOWN_COLUMNS, 1, 0.75)
-    return close[0] if close and close[0] != col else None
-
-
-#: what other tools call the two columns a manifest must have (Kaldi's utt, Hugging Face's file, …)
-_ALIASES = {"path": ("file", "filename", "file_name", "filepath", "file_path", "wav", "wav_path", "audio", "audio_path"),
-            "id": ("utt", "utt_id", "uttid", "utterance", "name", "key", "item", "item_id")}
-
-
-def _columns_fix(columns: set) -> str:
-    """The fix for a manifest without ``id`` or ``path``: the columns to rename, where one looks meant for one it reads."""
-    lower = {c.strip().lower(): c for c in columns}
-    renames = [f"{lower[a]!r} to {need!r}" for need, names in _ALIASES.items() if need not in columns
-               for a in [next((n for n in names if n in lower), None)] if a]
-    renames += [f"{c!r} to {m[0]!r}" for c in sorted(columns - {"id", "path"}) if c.lower() not in sum(_ALIASES.values(), ())
-                and (m := difflib.get_close_matches(c.lower(), KNOWN_COLUMNS, n=1, cutoff=0.75)) and m[0] != c]
-    return (f"rename {', '.join(renames)}" if renames else "add them") + " (path may be relative to the manifest's folder)."
 
 
 def _listing(entries: list[str], shown: int = SHOWN) -> str:
@@ -155,11 +122,13 @@ class ValidationReport:
     label_conflicts: list[str] = field(default_factory=list)
     #: the same, set by an explicit label map the row names in ``meta.label_map`` (``joy=surprised``): said, not refused
     mapped_labels: list[str] = field(default_factory=list)
+    #: speakers written in two forms that read as one (``1`` and ``1.0``): :mod:`workbench.data.manifest_columns`
+    speaker_forms: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
         """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
         blocking = (self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
-                    or self.missing_words or self.control_ids or self.label_conflicts)
+                    or self.missing_words or self.control_ids or self.label_conflicts or self.speaker_forms)
         return bool(blocking or (self.missing_files and missing == "error"))
 
     @property
@@ -178,6 +147,9 @@ class ValidationReport:
         if self.label_conflicts:
             parts.append(f"{len(self.label_conflicts)} rows whose label names another emotion than their emotion column "
                          f"({_listing(self.label_conflicts)})")
+        if self.speaker_forms:
+            parts.append(f"{len(self.speaker_forms)} speaker{'s' * (len(self.speaker_forms) > 1)} written in more than one form "
+                         f"({_listing(self.speaker_forms)})")
         if self.unknown_columns:  # a near miss is named here too: the refusal said 'labl' without 'did you mean label'
             near = [f"{c!r}: did you mean {m!r}?" for c in self.unknown_columns if (m := _near_miss(c))]
             parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}" + (f" ({'; '.join(near)})" if near else ""))
@@ -203,6 +175,8 @@ class ValidationReport:
         if self.bad_emotions:
             fixes.append("map it with a corpus loader (`workbench datasets prepare`) or leave `emotion` empty "
                          "and keep the original in `label`")
+        if self.speaker_forms:
+            fixes.append(SPEAKER_FORMS_FIX)
         if self.label_conflicts:
             fixes.append("scoring goes by `emotion`: set it to the class the label names (shown after each label), or "
                          "correct the label; a label sent to another class on purpose names its map in the row's meta, "
@@ -263,8 +237,23 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
                 missing_words.append(printable(f"row {n} (id {it.id}): {words}"))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), [], bad,  # extra columns: read_manifest's
                             empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words,
-                            control_ids=control_ids, label_conflicts=conflicts, mapped_labels=mapped)
+                            control_ids=control_ids, label_conflicts=conflicts, mapped_labels=mapped,
+                            speaker_forms=speaker_forms(manifest.items))
 
+
+
+def refuse_in_memory(manifest: Manifest, source: str) -> None:
+    """Refuse a manifest built in Python (never read) for what :func:`read_manifest` refuses in its text: ids or labels
+    holding a control character (a screen prints each), a speaker written in two forms that read as one."""
+    report = validate(manifest, check_files=False)
+    control, forms = report.control_ids, report.speaker_forms
+    if control:
+        raise ConfigError(f"{len(control)} ids or labels hold a control character, a line break or a right-to-left override (shown "
+                          f"here as escapes): {_listing(control)}.", source=source,
+                          fix="take those characters out of the ids and labels: each is printed on screen, in logs and in reports.")
+    if forms:
+        raise ConfigError(f"{len(forms)} speaker{'s' * (len(forms) > 1)} written in more than one form: {_listing(forms)}.",
+                          source=source, fix=SPEAKER_FORMS_FIX + ".")
 
 
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
@@ -393,8 +382,6 @@ def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, 
 
 
 def _read_parquet(p: Path) -> list[dict]:
-    import pandas as pd
-
     try:
         import pyarrow.parquet as pq
 
@@ -404,7 +391,7 @@ def _read_parquet(p: Path) -> list[dict]:
     _refuse_rows(p, n_rows, "rows")
     check_parquet(p, max_bytes=TABLE_MAX_BYTES, max_rows=TABLE_MAX_ROWS, name=str(p), what="a manifest")
     try:
-        return pd.read_parquet(p).to_dict("records")
+        return parquet_records(p)  # an integer column with an empty cell kept whole (pandas made it floats)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ConfigError(f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).", source=str(p),
                           fix="write it again, or use a CSV or JSONL manifest.") from None

@@ -23,6 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench.data.manifest_columns import speaker_text
 from workbench.errors import printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS
 from workbench.model.memory import collector_paused  # noqa: F401  (public here too: the manifest reader's pause)
@@ -103,6 +104,7 @@ class Item:
         for k in ITEM_TEXT:
             v = kwargs.get(k)
             kwargs[k] = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        kwargs["speaker"] = speaker_text(data.get("speaker"))  # a number as written: 1.0 (pandas' float of an int) → 1
         kwargs["meta"] = meta
         return cls(**kwargs)
 

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from workbench.errors import ModelError
+from workbench.errors import ConfigError, ModelError
 from workbench.model.weights import weights_file
 
 DEFAULT_MODEL = "iic/emotion2vec_plus_large"
@@ -36,9 +36,20 @@ ALIASES = {
 _HUB_HOSTS = {"ms": "www.modelscope.cn", "hf": "huggingface.co"}
 
 
+#: what an offline switch reads as on (as huggingface_hub reads its own: case and spaces aside) and as off
+OFFLINE_ON, OFFLINE_OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
 def offline() -> bool:
-    """True when ``WORKBENCH_OFFLINE``, ``HF_HUB_OFFLINE`` or ``MODELSCOPE_OFFLINE`` is set to 1/true."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("WORKBENCH_OFFLINE", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE"))
+    """True when ``WORKBENCH_OFFLINE``, ``HF_HUB_OFFLINE`` or ``MODELSCOPE_OFFLINE`` is set to 1/true/yes/on (case and
+    spaces aside).  A ``WORKBENCH_OFFLINE`` that is neither on nor off (``offline``, ``y``) is refused with the values
+    listed: ``on``, ``1 `` or ``offline`` read as off, and the hub was asked."""
+    own = os.environ.get("WORKBENCH_OFFLINE", "").strip().lower()
+    if own not in OFFLINE_ON + OFFLINE_OFF:
+        raise ConfigError(f"this environment variable is {os.environ['WORKBENCH_OFFLINE'][:80]!r}, neither on nor off.", source="WORKBENCH_OFFLINE",
+                          fix=f"set it to one of {', '.join(OFFLINE_ON)} (no network: only local checkpoints and caches) or "
+                              f"{', '.join(v for v in OFFLINE_OFF if v)}, or unset it.")
+    return own in OFFLINE_ON or any(os.environ.get(v, "").strip().lower() in OFFLINE_ON for v in ("HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE"))
 
 
 def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:

@@ -61,8 +61,11 @@ def _libc():
 
 
 def left_alone() -> bool:
-    """Whether the user asked for glibc's allocator as it is (or tunes it, or replaces it)."""
-    return (os.environ.get("WORKBENCH_KEEP_FREED_MEMORY", "1") == "0" or os.environ.get("WORKBENCH_KEEP_MALLOC") == "1"
+    """Whether the user asked for glibc's allocator as it is (or tunes it, or replaces it).  The switches read off and on
+    as ``WORKBENCH_OFFLINE`` does (``WORKBENCH_KEEP_FREED_MEMORY=false`` or ``off`` kept the tuning, read as on); a
+    ``WORKBENCH_KEEP_FREED_MEMORY`` set to anything but on also leaves it alone (this runs before any error can be shown)."""
+    keep = os.environ.get("WORKBENCH_KEEP_FREED_MEMORY", "").strip().lower() or "1"
+    return (keep not in ("1", "true", "yes", "on") or os.environ.get("WORKBENCH_KEEP_MALLOC", "").strip().lower() in ("1", "true", "yes", "on")
             or any(k in os.environ for k in _MALLOC_ENV))
 
 

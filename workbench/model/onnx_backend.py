@@ -439,12 +439,17 @@ def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = No
 
 def time_budget_for(meta: dict) -> float:
     """Seconds one batch may take: ``WORKBENCH_ONNX_BUDGET_S`` or 600 (a 120 s clip of ``large`` takes ~10 s on one core)."""
-    env = os.environ.get("WORKBENCH_ONNX_BUDGET_S", "")
+    env = os.environ.get("WORKBENCH_ONNX_BUDGET_S", "").strip()
+    if not env:
+        return 600.0
     try:
         value = float(env)
     except ValueError:
-        return 600.0
-    return value if np.isfinite(value) and value > 0 else 600.0
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):  # 'ten', -5, inf and 0 ran silently under 600 s
+        raise ConfigError(f"this environment variable is {env[:80]!r}, not a number of seconds above 0.", source="WORKBENCH_ONNX_BUDGET_S",
+                          fix="set it to the seconds one batch may take (e.g. 600, the default), or unset it.")
+    return value
 
 
 def check_outputs(out: dict, lengths: np.ndarray, *, n_labels: int, names: list[str], source: str) -> None:

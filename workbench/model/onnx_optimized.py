@@ -11,8 +11,9 @@ flags: :func:`workbench.model.precision.cpu_key`), in
 
 It is used only after a check made when it is written: on seeded speech-like clips of two lengths (padding and
 masking both exercised), every output of a session on the kept file equals the optimising session's bit for
-bit (``check.json``, with the file's sha256).  A later load opens it only when its sha256 is the recorded one;
-anything else (no check, a failed check, an edited file, a session that will not open) opens the source graph as
+bit (``check.json``, with the file's sha256, the source graph's, the ONNX Runtime version and the CPU).  A later
+load opens it only when its sha256 is the recorded one and the record names this source graph, ONNX Runtime and CPU
+(a kept folder's files copied from another graph's folder were opened, scoring with that graph); anything else (no check, a failed check, an edited file, a session that will not open) opens the source graph as
 before and, where no failed check is recorded, makes the file again.  Only CPU sessions are kept (a GPU provider
 places nodes by its own rules); ``WORKBENCH_ORT_OPTIMIZED=0`` turns it off (the A/B of the benchmark).
 
@@ -82,6 +83,8 @@ def open_session(graph: Path, checksum: str, options: Any, providers: list, *, k
         return ort.InferenceSession(str(graph), sess_options=options, providers=providers), "source"
     folder = kept_folder(checksum)
     record = _read_check(folder)
+    if record is not None and not _about(record, checksum):  # another graph's (or ORT's, or CPU's) record: made again
+        record = None
     if record is not None and not record.get("equal"):
         return ort.InferenceSession(str(graph), sess_options=options, providers=providers), "failed check"
     if record is not None:
@@ -101,12 +104,20 @@ def _read_check(folder: Path) -> dict | None:
     return record
 
 
+def _about(record: dict, checksum: str) -> bool:
+    """Whether a check record is this source graph's, made by this ONNX Runtime on this CPU: a folder's files copied
+    from another graph's folder (its graph and its passing check, consistent with each other) are not opened."""
+    import onnxruntime as ort
+
+    return record.get("source_sha256") == checksum and record.get("onnxruntime") == ort.__version__ and record.get("cpu") == cpu_key()
+
+
 def _open_kept(folder: Path, record: dict, options: Any, providers: list) -> Any:
     import onnxruntime as ort
 
     kept = folder / GRAPH_FILE
     try:
-        if files.is_link(kept) or file_sha256(kept) != record["sha256"]:
+        if files.is_link(kept) or _other_size(kept, record) or file_sha256(kept) != record["sha256"]:
             return None
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         return ort.InferenceSession(str(kept), sess_options=options, providers=providers)
@@ -114,6 +125,13 @@ def _open_kept(folder: Path, record: dict, options: Any, providers: list) -> Any
         log.debug("the kept optimised graph %s was not used: %s", kept, exc)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return None
+
+
+def _other_size(kept: Path, record: dict) -> bool:
+    """Whether ``kept`` is not the size its check recorded (a graph replaced by a huge file is not hashed whole first;
+    a record made before sizes were kept says nothing)."""
+    size = record.get("bytes")
+    return isinstance(size, int) and kept.stat().st_size != size
 
 
 def _make(graph: Path, checksum: str, folder: Path, options: Any, providers: list) -> tuple[Any, str]:
@@ -174,7 +192,7 @@ def _check(session: Any, kept: Path, options: Any, providers: list) -> dict:
         worst = max(float(np.max(np.abs(np.asarray(a, float) - np.asarray(b, float)))) for a, b in zip(ours, theirs) if np.size(a))
     return {"revision": CHECK_REVISION, "equal": not differ and len(ours) == len(theirs), "outputs": len(ours),
             "differ": differ, "max_abs_diff": worst, "clips": [int(n) for n in feeds["lengths"]],
-            "sha256": files.sha256_file(kept)}
+            "sha256": files.sha256_file(kept), "bytes": kept.stat().st_size}
 
 
 __all__ = ["open_session", "kept_folder", "wanted", "check_feeds", "ENV", "FOLDER"]

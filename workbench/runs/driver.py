@@ -37,7 +37,7 @@ from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment, pr
 from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
-from workbench.data.manifest import Manifest, read_manifest, validate
+from workbench.data.manifest import Manifest, read_manifest, refuse_in_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
@@ -209,11 +209,7 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
         manifest = read_manifest(Path(manifest))
     else:  # built in Python, never read: its ids are checked as read_manifest checks them (a screen prints each)
         manifest_ref = manifest.source or manifest.name or "<in-memory>"
-        control = validate(manifest, check_files=False).control_ids
-        if control:
-            raise ConfigError(f"{len(control)} ids or labels hold a control character, a line break or a right-to-left override (shown "
-                              f"here as escapes): {', '.join(control[:10])}{' …' if len(control) > 10 else ''}.", source=manifest_ref,
-                              fix="take those characters out of the ids and labels: each is printed on screen, in logs and in reports.")
+        refuse_in_memory(manifest, manifest_ref)  # and a speaker written in two forms (1 and 1.0)
     writer = RunWriter(out_dir)
     if writer.path.exists() and not writer.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(writer.path), fix="choose another --out folder.")

@@ -25,6 +25,7 @@ import numpy as np
 from workbench import files
 from workbench.errors import printable
 from workbench.files import json_default, strict_json
+from workbench.paths import cache_dir
 from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment, portable_summary, run_config_paths
 from workbench.runs.artifacts import _ARTIFACT_RE, check_embeddings_header, check_run_table, held_here
 from workbench.runs.folder import (
@@ -162,6 +163,12 @@ class RunWriter:
         """Before a run starts: refuse an existing folder that holds no run but other files (the audio folder, infer's
         outputs), where a run's config.yaml, results and parts would land among them."""
         self._refuse_checkpoint()
+        cache, here = cache_dir().absolute(), self.path.absolute()
+        if cache == here or here in cache.parents:  # its logs/ read as "other files"; inside a run, written among its files
+            raise RunFolderError(f"holds the workbench's cache (WORKBENCH_CACHE={printable(str(cache))}): its logs, checkpoints and "
+                                 "exports would be written among the run's files.", source=str(self.path),
+                                 fix="set WORKBENCH_CACHE to a folder outside your runs (unset, it is ~/.cache/emotion-workbench), "
+                                     "or choose another --out folder.")
         if not self.path.is_dir() or (self.path / CONFIG).is_file():
             return
         foreign = sorted(e.name for e in os.scandir(self.path)

@@ -129,6 +129,8 @@ class Comparison:
         if lo == lo and hi == lo:  # a t interval has no width only when every item shifts by the same amount
             flags["confidence_shift"] = (f"zero-width interval [{lo:+.3f}, {hi:+.3f}]: all {self.n_shift} paired items shift by the "
                                          "same amount, so it shows no uncertainty (not a measured certainty)")
+        if self.mcnemar_clustered and self.mcnemar_clustered.get("note"):  # one speaker holding every change: X² = 1 always
+            flags["mcnemar"] = self.mcnemar_clustered["note"]
         if self.interval_unit["note"] and self.n_paired:  # too few speakers to resample: a caveat on its own line too
             flags["delta_intervals"] = self.interval_unit["note"]
         if self.left_out:
