@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW, guarantee_words
-from workbench.analysis.stats import permutation_p_words
+from workbench.analysis.stats import permutation_p_words, speaker_interval_bounds
 
 #: the permutation test's significance level, and its number of permutations
 GROUP_ALPHA = 0.05
@@ -82,7 +82,7 @@ def group_coverage(hit: np.ndarray, groups: np.ndarray | None, folds: Sequence[n
     order = np.argsort(cov, kind="stable")[:3]
     out.update(groups=int(len(names)), coverage_range=(float(cov.min()), float(cov.max())), sd=float(np.std(cov)),
                sd_expected=float(np.mean(null_sd)), permutations=int(n_perm), p=float((1 + np.sum(null >= observed - 1e-12)) / (n_perm + 1)),
-               cluster_ci=tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])),
+               cluster_ci=speaker_interval_bounds(boot, 0.95, len(names)),  # the speaker intervals' rule (t-corrected)
                lowest=[{by or "group": str(names[i]), "coverage": float(cov[i]), "n": int(n_g[i])} for i in order])
     out["flag"] = bool(out["p"] < GROUP_ALPHA)
     out["untestable"] = _untestable(codes, folds, by or "group")
