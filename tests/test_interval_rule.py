@@ -77,8 +77,8 @@ def test_the_per_class_heads_say_what_their_intervals_are_over():
            "support": 10, "f1": 0.5, "f1_ci": (0.3, 0.7)}
     _, unit = speaker_resampling([f"s{k}" for k in range(30) for _ in range(2)])
     head = class_lines({"sad": row}, 60, unit)[0]
-    assert "precision [95% CI over 30 speakers, t-corrected percentile] hits/predicted" in head
-    assert "F1 [95% CI over 30 speakers, t-corrected percentile]" in head
+    assert "precision [95% CI, 30 speakers, t-corrected] hits/predicted" in head
+    assert "F1 [95% CI, 30 speakers, t-corrected]" in head
     items = class_lines({"sad": row}, 60, speaker_resampling(None)[1])[0]
     assert "recall [95% exact CI over items] hits/n" in items and "F1 [95% bootstrap CI over items]" in items
     lines = class_lines({"sad": row}, 60, unit)  # the row's figures under their heads
