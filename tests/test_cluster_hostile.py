@@ -56,7 +56,11 @@ def test_bootstrap_ci_and_paired_delta_resample_every_clip_of_each_drawn_speaker
     t, p = rng.integers(0, 3, m).astype(str), rng.integers(0, 3, m).astype(str)
     acc = lambda a, b: float(np.mean(a == b))  # noqa: E731
     values = _by_definition(np.random.default_rng(0), cluster_ids(clusters), 200, acc, t, p)
-    lo, hi = np.percentile(values, [2.5, 97.5])
+    # the t-corrected (expanded) percentile interval over G speakers: percentiles at 2 Phi(sqrt(G/(G-1)) t_{G-1}) - 1
+    from scipy.stats import norm, t as student
+    g = len(set(cluster_ids(clusters)))
+    wide = 2 * norm.cdf(np.sqrt(g / (g - 1)) * student.ppf(0.975, g - 1)) - 1
+    lo, hi = np.percentile(values, [100 * (1 - wide) / 2, 100 * (1 + wide) / 2])
     assert bootstrap_ci(acc, t, p, n=200, clusters=clusters) == (float(lo), float(hi))
     delta = paired_bootstrap_delta(acc, t, p, t, n=50, clusters=clusters)
     assert delta[0] > 0 and delta[1] <= delta[0] <= delta[2]

@@ -237,7 +237,7 @@ def test_calibrate_states_what_its_intervals_resampled(tmp_path):
     report = report if not isinstance(report, dict) else next(iter(report.values()))
     assert report.interval_unit["unit"] == "speaker" and f"bootstrap resampling the {SPEAKERS} speakers" in report.render()
     assert f"interval from 30 resamples of the {SPEAKERS} speakers" in report.render()
-    assert report.temperature_bootstrap["method"] == "speaker (cluster) bootstrap, percentile"
+    assert report.temperature_bootstrap["method"] == "speaker (cluster) bootstrap, t-corrected percentile"
 
 
 def test_calibrate_report_section_says_what_its_intervals_resampled(tmp_path, monkeypatch):

@@ -151,7 +151,11 @@ def test_fusion_intervals_resample_speakers_and_say_so():
         for _ in range(200):
             idx = np.concatenate([np.flatnonzero(groups == order[g]) for g in draw_rng.integers(0, 6, 6)])
             stats.append(balanced_accuracy_score(y[idx], pred[idx]))
-    assert res.metrics["speech"]["uar_ci"] == pytest.approx(tuple(np.percentile(stats, [2.5, 97.5])), abs=1e-9)
+    # the t-corrected (expanded) percentile interval over the 6 speakers (stats.speaker_interval_bounds)
+    from scipy.stats import norm, t as student
+    wide = 2 * norm.cdf(np.sqrt(6 / 5) * student.ppf(0.975, 5)) - 1
+    expected = np.percentile(stats, [100 * (1 - wide) / 2, 100 * (1 + wide) / 2])
+    assert res.metrics["speech"]["uar_ci"] == pytest.approx(tuple(expected), abs=1e-9)
     shown = res.render()
     assert "intervals: resampling the 6 speakers" in shown and "McNemar: clustered McNemar over the speakers (Durkalski et al. 2003)" in shown
     assert any("only 6 speakers" in c for c in res.checks) and "only 6 speakers" in shown

@@ -346,7 +346,7 @@ def test_per_class_f1_carries_the_macro_f1_bootstrap_interval_everywhere(tmp_pat
     assert happy["f1_ci"][0] < happy["f1"] < happy["f1_ci"][1]
     shown_f1 = f"{happy['f1']:.3f} [{happy['f1_ci'][0]:.3f}, {happy['f1_ci'][1]:.3f}]"
     screen = r.render()
-    assert "F1 [95% bootstrap CI]" in screen and shown_f1 in screen
+    assert "F1 [95% bootstrap CI over items]" in screen and shown_f1 in screen
     assert "!! per-class F1: zero-width interval (F1 of sad) from 16 item(s)" in screen and "intervals from only 16 item(s)" in screen
     assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "speaker"]) == 0
     doc = json.loads(capsys.readouterr().out)["variants"]["raw"]

@@ -12,7 +12,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.analysis.stats import cluster_ids, ece as binned_ece
+from workbench.analysis.stats import INTERVAL_NAME, cluster_ids, ece as binned_ece, speaker_interval_bounds
 from workbench.analysis.groups import BLANK_EMOTION_FIX, blank_emotion_words
 from workbench.model.temperature import TEMPERATURE_RANGE, softmax
 
@@ -479,8 +479,9 @@ def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, s
         draws = (np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) for _ in range(n_boot))
     fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in draws])
     edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
-    lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    method = "item bootstrap, percentile" if clusters is None else "speaker (cluster) bootstrap, percentile"
+    # the speaker intervals' one rule (t-corrected over the speakers; items: the plain percentile interval)
+    lo, hi = speaker_interval_bounds(fits, level, None if clusters is None else len(members))
+    method = "item bootstrap, percentile" if clusters is None else f"speaker (cluster) bootstrap, {INTERVAL_NAME}"
     return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": method}
 
 

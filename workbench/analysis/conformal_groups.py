@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW, guarantee_words
-from workbench.analysis.stats import MIN_CLUSTERS, permutation_p_words, speaker_resampling
+from workbench.analysis.stats import MIN_CLUSTERS, permutation_p_words, speaker_interval_bounds, speaker_resampling
 
 #: the permutation test's significance level, and its number of permutations
 GROUP_ALPHA = 0.05
@@ -85,7 +85,8 @@ def group_coverage(hit: np.ndarray, groups: np.ndarray | None, folds: Sequence[n
     unit = speaker_resampling([str(g) for g in np.asarray(groups)], word=by or "group")[1]
     out.update(groups=int(len(names)), coverage_range=(float(cov.min()), float(cov.max())), sd=float(np.std(cov)),
                sd_expected=float(np.mean(null_sd)), permutations=int(n_perm), p=float((1 + np.sum(null >= observed - 1e-12)) / (n_perm + 1)),
-               cluster_ci=tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])) if len(names) >= MIN_CLUSTERS else None,
+               # the speaker intervals' rule (t-corrected), none under MIN_CLUSTERS speakers
+               cluster_ci=speaker_interval_bounds(boot, 0.95, len(names)) if len(names) >= MIN_CLUSTERS else None,
                cluster_note=unit["note"],
                lowest=[{by or "group": str(names[i]), "coverage": float(cov[i]), "n": int(n_g[i])} for i in order])
     out["flag"] = bool(out["p"] < GROUP_ALPHA)

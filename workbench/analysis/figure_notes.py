@@ -216,17 +216,32 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
     return "; ".join(words + [few_items_note(n)] * bool(few_items_note(n)))
 
 
-def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS) -> list[str]:
+def class_heads(unit: dict | None) -> tuple[str, str, str]:
+    """The per-class table's column heads, each with what its interval is over where ``unit`` (the headline's
+    ``ci_unit``) is known: "precision [95% CI] hits/predicted" with the unit a line below read as items."""
+    if not unit:
+        return "precision [95% CI] hits/predicted", "recall [95% CI] hits/n", "F1 [95% bootstrap CI]"
+    if unit.get("unit") == "speaker":
+        over = f"95% CI, {unit['clusters']} speakers, {unit.get('interval', 'percentile').replace(' percentile', '')}"
+        return f"precision [{over}] hits/predicted", f"recall [{over}] hits/n", f"F1 [{over}]"
+    return ("precision [95% exact CI over items] hits/predicted", "recall [95% exact CI over items] hits/n",
+            "F1 [95% bootstrap CI over items]")
+
+
+def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS, unit: dict | None = None) -> list[str]:
     """The per-class table of ``workbench metrics``: precision and recall with their exact 95 % intervals and fractions,
-    F1 with its bootstrap interval (the resamples of macro-F1's), and what those intervals fail (``n``: items scored)."""
+    F1 with its bootstrap interval (the resamples of macro-F1's), and what those intervals fail (``n``: items scored);
+    ``unit`` (the headline's ``ci_unit``): the heads say what the intervals are over (:func:`class_heads`)."""
     # F1 as the flags under the table and the page name it (the head said 'f1'); the class column as wide as its longest
     # name ('disappointed' pushed its row's figures out from under their heads)
     w = max([10, *(len(str(c)) for c in per_class)])
-    lines = [f"  {'class':<{w}} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} F1 [95% bootstrap CI]"]
+    heads = class_heads(unit)
+    wp, wr = max(34, len(heads[0]) + 1), max(34, len(heads[1]) + 1)
+    lines = [f"  {'class':<{w}} {heads[0]:<{wp}} {heads[1]:<{wr}} {heads[2]}"]
     for c, v in per_class.items():
         prec = share_text(v["precision"], v["precision_ci"], v["hits"], v["predicted"])
         rec = share_text(v["recall"], v["recall_ci"], v["hits"], v["support"])
-        lines.append(f"  {c:<{w}} {prec:<34} {rec:<34} {f1_text(v)}")
+        lines.append(f"  {c:<{w}} {prec:<{wp}} {rec:<{wr}} {f1_text(v)}")
     return lines + ([f"  !! per-class F1: {note}"] if (note := class_f1_note(per_class, n)) else [])
 
 

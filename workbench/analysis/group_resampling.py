@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_resampling
+from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_interval_bounds, speaker_resampling
 
 
 def _confusions(true_codes: np.ndarray, pred_codes: np.ndarray, n_classes: int, *, n_boot: int,
@@ -71,14 +71,15 @@ def _scores(conf: np.ndarray) -> dict[str, np.ndarray]:
     return {"wa": diag.sum(axis=1) / support.sum(axis=1), "uar": uar, "macro_f1": macro_f1, "recall": recall}
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+def _interval(values: np.ndarray, level: float, clusters: int | None = None) -> tuple[float, float]:
+    """The resamples' interval (:func:`~workbench.analysis.stats.speaker_interval_bounds`: t-corrected over ``clusters``
+    resampled speakers, the plain percentile over items)."""
     kept = values[~np.isnan(values)]
     if not len(kept):
         return float("nan"), float("nan")
     if kept[0] == kept.min() == kept.max():  # every resample alike: the percentiles are that value, exactly
         return float(kept[0]), float(kept[0])
-    lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+    return speaker_interval_bounds(kept, level, clusters)
 
 
 def group_members(groups: np.ndarray) -> tuple[list[str], list[np.ndarray]]:

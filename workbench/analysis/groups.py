@@ -128,7 +128,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         row = {"group": name, "n": len(sel)}
         for m in ("wa", "uar", "macro_f1"):
             row[m] = float(observed[m][0])
-            row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
+            row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level, unit["clusters"] if unit["unit"] != "item" else None)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
         # the note names figures a reader sees beside it: not macro-F1, and none of a too-small group's (shown as —)
         shown = [] if reason else [m for m in flat if m in SHOWN_FIGURES]

@@ -162,7 +162,7 @@ class Report:
         lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
                      + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
-        lines += class_lines(self.per_class, self.n_scored) + [f"  {class_unit_words(self.ci_unit)}"] * bool(self.per_class)
+        lines += class_lines(self.per_class, self.n_scored, self.ci_unit) + [f"  {class_unit_words(self.ci_unit)}"] * bool(self.per_class)
         lines += [f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else []
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + capped_join([_group_line(g, d) for g, d in groups.items()], noun="groups", where="metrics.json"))

@@ -162,7 +162,7 @@ def speaker_class_intervals(y_true: np.ndarray, y_pred: np.ndarray, classes: Seq
         with np.errstate(divide="ignore", invalid="ignore"):
             shares[start:start + b, 0] = hits / counts[:, :, labels].sum(axis=1)  # precision: of those predicted c
             shares[start:start + b, 1] = hits / counts.sum(axis=2)  # recall: of the items of c
-    bounds = [_percentile_bounds(shares[:, j], level) for j in (0, 1)]
+    bounds = [_percentile_bounds(shares[:, j], level, g) for j in (0, 1)]
     return {c: {"precision_ci": bounds[0][i], "recall_ci": bounds[1][i]} for i, c in enumerate(classes)}
 
 
@@ -182,7 +182,8 @@ def with_speaker_class_intervals(table: dict[str, dict], y_true, y_pred, classes
 def class_unit_words(unit: dict) -> str:
     """What the per-class table's intervals are over, for the line under it."""
     if unit.get("unit") == "speaker":
-        return f"per-class intervals: 95 % bootstrap resampling the {unit['clusters']} speakers (precision, recall and F1, as the headline's)"
+        return (f"per-class intervals: 95 % bootstrap resampling the {unit['clusters']} speakers (precision, recall and F1, as the "
+                f"headline's), {unit.get('interval', 'percentile')}")
     return "per-class intervals: precision and recall exact binomial over items, F1 95 % bootstrap over items"
 
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import (_blocks, _stats_from_counts, cluster_draws, cluster_ids, macro_f1, speaker_resampling,
+from workbench.analysis.stats import (_blocks, _stats_from_counts, cluster_draws, cluster_ids, macro_f1, speaker_interval_bounds, speaker_resampling,
                                       uar, wa)
 
 
@@ -72,13 +72,10 @@ def speaker_fold_bootstrap(truth: Sequence[np.ndarray], preds: Sequence[np.ndarr
     return out
 
 
-def interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite ``draws`` (NaNs with none)."""
-    d = draws[np.isfinite(draws)]
-    if not len(d):
-        return (float("nan"), float("nan"))
-    lo, hi = np.percentile(d, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+def interval(draws: np.ndarray, level: float = 0.95, clusters: int | None = None) -> tuple[float, float]:
+    """Interval of the finite ``draws`` (NaNs with none): t-corrected over ``clusters`` resampled speakers, the plain
+    percentile over items (:func:`~workbench.analysis.stats.speaker_interval_bounds`)."""
+    return speaker_interval_bounds(np.asarray(draws, dtype=float)[np.isfinite(draws)], level, clusters)
 
 
 def fold_intervals(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]],
@@ -98,12 +95,39 @@ def fold_intervals(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], cla
     folds = []
     for f, unit in enumerate(fold_units):
         draws = speaker_draws if by_speaker[f] else item_draws
-        folds.append({**{f"{m}_ci": interval(draws[:, f, j]) for j, m in enumerate(metrics)}, "ci_unit": unit})
-    draws = speaker_draws if pooled_clusters is not None else item_draws
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a draw where every fold is NaN: left out by interval()
-        mean = {f"{m}_ci": interval(np.nanmean(draws[:, :, j], axis=1) if len(truth) else np.zeros(0)) for j, m in enumerate(metrics)}
+        g = unit["clusters"] if by_speaker[f] else None
+        folds.append({**{f"{m}_ci": interval(draws[:, f, j], clusters=g) for j, m in enumerate(metrics)}, "ci_unit": unit})
+    if pooled_clusters is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a draw where every fold is NaN: left out by interval()
+            mean = {f"{m}_ci": interval(np.nanmean(item_draws[:, :, j], axis=1) if len(truth) else np.zeros(0))
+                    for j, m in enumerate(metrics)}
+        return folds, {**mean, "ci_unit": pooled_unit}
+    mean, pooled_unit = _speaker_mean(speaker_draws, [len(t) > 0 for t in truth], metrics, pooled_unit)
     return folds, {**mean, "ci_unit": pooled_unit}
+
+
+#: more than this share of speaker draws left out of the mean over folds (a fold none of whose speakers was drawn) is
+#: flagged: the mean's interval then describes the draws that happened to reach every fold
+DROPPED_SHARE = 0.05
+
+
+def _speaker_mean(draws: np.ndarray, filled: Sequence[bool], metrics: Sequence[str], unit: dict) -> tuple[dict, dict]:
+    """The mean over folds' intervals from the speaker draws in which every fold with test items has a figure, and the
+    unit with how many draws were left out (``dropped_draws``), noted when more than :data:`DROPPED_SHARE` were.  A
+    draw where one fold's speakers were all missed averaged the other folds only, a different figure than the mean
+    over every fold, and nothing said how often that happened (few speakers per fold: often)."""
+    filled = np.asarray(filled, dtype=bool)
+    complete = np.isfinite(draws[:, filled, :]).all(axis=(1, 2)) if filled.any() else np.zeros(len(draws), dtype=bool)
+    dropped = int((~complete).sum())
+    kept = draws[complete][:, filled, :]
+    mean = {f"{m}_ci": interval(kept[:, :, j].mean(axis=1), clusters=unit["clusters"]) for j, m in enumerate(metrics)}
+    unit = {**unit, "dropped_draws": dropped, "draws": int(len(draws))}
+    if dropped > DROPPED_SHARE * len(draws):
+        words = (f"{dropped} of {len(draws)} speaker draws left out of the mean over folds (a fold none of whose speakers "
+                 f"was drawn): its interval is over the other {len(draws) - dropped}; too few speakers per fold")
+        unit["note"] = "; ".join(n for n in (unit.get("note"), words) if n)
+    return mean, unit
 
 
 def unit_words(unit: dict | None) -> str:

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from workbench.analysis.interval_rule import INTERVAL_NAME, expanded_level, speaker_interval_bounds  # noqa: F401 (re-exported)
+
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """Weighted accuracy: the share of items whose prediction equals the label (NaN for no items)."""
@@ -160,8 +162,7 @@ def ece_interval(confidence: Sequence[float], correct: Sequence[bool], *, bins: 
     for r in range(n if clusters is None else 0):
         weights = np.bincount(rng.integers(0, m, m), minlength=m)
         values[r] = np.abs(np.bincount(slot, weights=weights * gap, minlength=bins)).sum() / weights.sum()
-    lo, hi = np.percentile(values, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return (float(lo), float(hi))
+    return speaker_interval_bounds(values, level, None if clusters is None else g)
 
 
 def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
@@ -182,11 +183,7 @@ def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1
     values = np.asarray(stats, dtype=float)
     scalar = values.ndim == 1
     values = values.reshape(len(stats), -1)
-    bounds = []
-    for column in values.T:
-        kept = column[~np.isnan(column)]
-        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
-        bounds.append((float(lo), float(hi)))
+    bounds = _percentile_bounds(values, level, _cluster_count(clusters))
     return bounds[0] if scalar else bounds
 
 
@@ -269,17 +266,18 @@ def resample_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
         counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
         stats[start:start + b, :3] = _stats_from_counts(counts, labels, m)
         stats[start:start + b, 3:] = _class_f1_from_counts(counts, labels)
-    return _percentile_bounds(stats, level)[:3], _percentile_bounds(stats, level)[3:]
+    bounds = _percentile_bounds(stats, level, None if clusters is None else int(ids.max()) + 1)
+    return bounds[:3], bounds[3:]
 
 
-def _percentile_bounds(stats: np.ndarray, level: float) -> list[tuple[float, float]]:
-    """Each column's percentile interval, its NaN resamples left out."""
-    bounds = []
-    for column in stats.T:
-        kept = column[~np.isnan(column)]
-        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
-        bounds.append((float(lo), float(hi)))
-    return bounds
+def _percentile_bounds(stats: np.ndarray, level: float, clusters: int | None = None) -> list[tuple[float, float]]:
+    """Each column's interval (:func:`speaker_interval_bounds`), its NaN resamples left out."""
+    return [speaker_interval_bounds(column, level, clusters) for column in np.asarray(stats).T]
+
+
+def _cluster_count(clusters: Sequence | None) -> int | None:
+    """How many clusters ``clusters`` resamples (None: items, the plain percentile interval)."""
+    return None if clusters is None else int(cluster_ids(clusters).max()) + 1 if len(clusters) else None
 
 
 def cluster_ids(clusters: Sequence) -> np.ndarray:
@@ -361,7 +359,8 @@ def speaker_resampling(table, column: str = "speaker", *, word: str = "speaker")
     note = (f"only {g} {word}s: a bootstrap over so few is too narrow; read the interval as a lower bound of the uncertainty"
             if g < FEW_CLUSTERS else _uneven_note(values, word))
     return values, {"unit": word, "clusters": g, "note": note, "short": f"{g} {word}s",
-                    "words": f"resampling the {g} {word}s (all clips of a drawn {word} together; one without a {word} is its own)"}
+                    "interval": INTERVAL_NAME,
+                    "words": f"resampling the {g} {word}s (all clips of a drawn {word} together; one without a {word} is its own), {INTERVAL_NAME}"}
 
 
 def _uneven_note(values: list[str], word: str) -> str:
@@ -434,7 +433,7 @@ def kappa_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 100
         p_e = (counts.sum(axis=2) * counts.sum(axis=1)).sum(axis=1) / m ** 2
         kappas = (p_o - p_e) / (1 - p_e)
     kappas = kappas[np.isfinite(kappas)]
-    return _percentile_bounds(kappas[:, None], level)[0] if len(kappas) else (float("nan"), float("nan"))
+    return _percentile_bounds(kappas[:, None], level, _cluster_count(clusters))[0] if len(kappas) else (float("nan"), float("nan"))
 
 
 def top1_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
@@ -449,7 +448,7 @@ def top1_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000
     counts = _pair_counts(pred_a, pred_b, n=n, seed=seed, clusters=clusters)
     if counts is None:
         return float("nan"), float("nan")
-    return _percentile_bounds((np.trace(counts, axis1=1, axis2=2) / counts.sum(axis=(1, 2)))[:, None], level)[0]
+    return _percentile_bounds((np.trace(counts, axis1=1, axis2=2) / counts.sum(axis=(1, 2)))[:, None], level, _cluster_count(clusters))[0]
 
 
 def _pair_counts(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int, seed: int, clusters: Sequence | None):
@@ -542,7 +541,7 @@ def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: n
         d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
         if d == d:
             stats.append(d)
-    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if stats else (float("nan"), float("nan"))
+    lo, hi = speaker_interval_bounds(stats, level, _cluster_count(clusters))
     return float(delta), float(lo), float(hi)
 
 

@@ -29,7 +29,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.paths import shell_command
 from workbench.analysis.fusion import grouped_folds
 from workbench.analysis.groups import small_group_reason
-from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_resampling
+from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_interval_bounds, speaker_resampling
 from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
 
 #: voice features of a run (`workbench features`), one fixed name per feature set
@@ -466,8 +466,8 @@ def r2_interval(y: np.ndarray, pred: np.ndarray, speakers: Sequence, *, n_boot: 
         _weighted_r2(y, pred, cluster_draws(rng, int(ids.max()) + 1, b)[:, ids]) if ids is not None else
         np.array([_r2(y[i], pred[i]) for i in rng.integers(0, len(y), size=(b, len(y)))]) for _, b in _blocks(n_boot, width)])
     boots = boots[np.isfinite(boots)]
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan)
+    # the speaker intervals' one rule: t-corrected over the speakers (as the unit says), the plain percentile over items
+    low, high = speaker_interval_bounds(boots, confidence, None if ids is None else int(ids.max()) + 1)
     return float(low), float(high), boots, unit
 
 

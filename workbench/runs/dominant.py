@@ -60,12 +60,33 @@ def _runs_p(order: list[bool]) -> tuple[float, int]:
     return min(1.0, float(betabinom.pmf(tails, n - runs, r1, r2).sum())), runs
 
 
+def untestable(dominant: str | None, counts: dict) -> tuple[str, str]:
+    """``(reason, words)`` when the dominant label cannot be tested against a runner-up ("one segment": a single
+    segment; "one label": every segment has it), else ``("", "")``.  Both passed with no check line at all, so a label
+    backed by one segment read as firmly as one ahead by 40 to 2."""
+    total = sum(int(n) for n in counts.values())
+    if dominant is None or not total:
+        return "", ""
+    if total == 1:
+        return "one segment", (f"not testable: one segment ({printable(dominant)} is the only segment scored; one "
+                               "segment cannot show a label ahead of another)")
+    if len(counts) < 2:
+        return "one label", (f"not testable: one label (all {total} segments are {printable(dominant)}: no runner-up "
+                             "to test against)")
+    return "", ""
+
+
 def dominant_test(dominant: str | None, counts: dict, order=None) -> dict:
     """The test of the dominant label against the runner-up: ``{"test", "p", "segments", "runs",
-    "binomial_p_if_independent"}`` (``{}`` for no runner-up).  ``order``: the segments' labels in time order (the run
-    test, :func:`_runs_p`); None: the exact binomial test, which assumes independent segments."""
+    "binomial_p_if_independent"}``; ``{"test": "not testable", "testable": False, "reason", "words", "segments"}``
+    with one segment or one label (:func:`untestable`); ``{}`` with none.  ``order``: the segments' labels in time
+    order (the run test, :func:`_runs_p`); None: the exact binomial test, which assumes independent segments."""
     from scipy.stats import binomtest
 
+    reason, words = untestable(dominant, counts)
+    if reason:
+        return {"test": "not testable", "testable": False, "reason": reason, "words": words,
+                "segments": sum(int(n) for n in counts.values())}
     if dominant is None or len(counts) < 2:
         return {}
     top = int(counts.get(dominant, 0))
@@ -84,6 +105,8 @@ def dominant_test_words(test: dict, short: bool = False) -> str:
     ``short`` (a figure's title): 'run test p = 0.41: 30 segments in 4 runs (binomial p as if independent: 0.0014)'."""
     if not test:
         return ""
+    if test.get("testable") is False:
+        return test["words"]
     if short and "runs" in test:
         return (f"run test of the runner-up (segments in time order) p = {test['p']:.2g}: {test['segments']} segments in "
                 f"{test['runs']} runs (binomial p as if independent: {test['binomial_p_if_independent']:.2g})")
@@ -99,7 +122,11 @@ def dominant_check(dominant: str | None, counts: dict, seconds: dict | None = No
     ``seconds`` (label → seconds of audio its segments hold): the count is of segments, whose lengths differ (a VAD
     cuts speech at pauses, up to ``--max`` seconds), so a label ahead by count while another holds more of the time is
     said too ("sad 3 segments of 1 s, happy 1 of 20 s" named sad).  ``order``: the labels in time order, for the run
-    test that respects neighbouring segments' dependence (:func:`dominant_test`); without it the binomial test."""
+    test that respects neighbouring segments' dependence (:func:`dominant_test`); without it the binomial test.
+    One segment: "not measurably dominant: not testable: one segment …" (:func:`untestable`; one label over several
+    segments is said beside the label, :func:`dominant_words`, not flagged: nothing disagrees with it)."""
+    if untestable(dominant, counts)[0] == "one segment":
+        return f"not measurably dominant: {untestable(dominant, counts)[1]}"
     if dominant is None or len(counts) < 2:
         return ""
     top = int(counts.get(dominant, 0))
@@ -133,5 +160,6 @@ def dominant_words(dominant: str | None, counts: dict, what: str, test: dict | N
     """'dominant emotion: sad (segments per label: sad 4, happy 1)'; it read 'sad  sad 4, happy 1', a count list
     that looked like part of the label.  ``test`` (:func:`dominant_test`): the test against the runner-up, named."""
     per = ", ".join(f"{k} {v}" for k, v in counts.items())
-    against = f"; against {printable(test['runner_up'])}: {dominant_test_words(test)}" if test else ""
+    against = (f"; {test['words']}" if test and test.get("testable") is False else
+               f"; against {printable(test['runner_up'])}: {dominant_test_words(test)}" if test else "")
     return f"dominant emotion: {dominant or '—'} ({f'{what} per label: {per}' if per else f'no {what} scored'}){against}"

@@ -1,0 +1,43 @@
+"""The one rule for an interval over resampled speakers: the t-corrected (expanded) percentile interval.
+
+The percentile bootstrap over G resampled speakers is too narrow on few speakers: the plug-in variance is
+``(G-1)/G`` of the unbiased one, and its tails are normal where a mean over G speakers has Student-t tails.  Over 30
+speakers with a speaker effect its 95 % interval covered 89–93 % of the population value (benchmarks/speaker_coverage.py,
+the table in README).  Hesterberg's expanded percentile interval takes the resamples' percentiles at the level that
+corrects both; it covered 93–96 % at 10–60 speakers, with and without a speaker effect, where BCa (jackknife over
+speakers) stayed at the percentile interval's coverage.  Items resampled (no speakers): the plain percentile interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: the name of the speaker intervals' construction (:func:`speaker_interval_bounds`), said wherever their unit is
+INTERVAL_NAME = "t-corrected percentile"
+
+
+def expanded_level(level: float, clusters: int | None) -> float:
+    """The percentile level that an interval over ``clusters`` resampled speakers takes for a ``level`` interval: the
+    expanded percentile (Hesterberg 2015, "What teachers should know about the bootstrap", sec. 4.5):
+    ``2 Phi(sqrt(G/(G-1)) t_{G-1, (1+level)/2}) - 1``.  The percentile bootstrap over G speakers is too narrow by the
+    factor ``sqrt((G-1)/G)`` (the plug-in variance) and by using normal rather than t quantiles; over 30 speakers with
+    a speaker effect its 95 % covered 89–93 % (benchmarks/speaker_coverage.py, README).  None (items): ``level``."""
+    if clusters is None:
+        return level
+    from scipy.stats import norm, t
+
+    g = max(int(clusters), 2)
+    return float(2 * norm.cdf(np.sqrt(g / (g - 1)) * t.ppf((1 + level) / 2, g - 1)) - 1)
+
+
+def speaker_interval_bounds(values, level: float, clusters: int | None = None) -> tuple[float, float]:
+    """The interval of bootstrap ``values`` (NaN left out; NaNs with none): with ``clusters`` (the number of speakers
+    resampled) the t-corrected expanded percentile interval (:func:`expanded_level`), the one rule every speaker
+    interval follows; None (items resampled): the plain percentile interval, exactly as before."""
+    column = np.asarray(values, dtype=float)
+    kept = column[~np.isnan(column)]
+    if not len(kept):
+        return float("nan"), float("nan")
+    wide = expanded_level(level, clusters)
+    lo, hi = np.percentile(kept, [100 * (1 - wide) / 2, 100 * (1 + wide) / 2])
+    return float(lo), float(hi)
