@@ -124,7 +124,7 @@ def test_metrics_without_speakers_is_unchanged_and_few_speakers_are_flagged(tmp_
 
 def test_speaker_resampling_takes_an_item_without_speaker_as_its_own():
     clusters, unit = speaker_resampling(["a", "a", "", "b", None, "c", "d"])
-    assert unit["clusters"] == 6 and unit["unit"] == "speaker" and "only 6 speakers" in unit["note"]
+    assert unit["clusters"] == 6 and unit["unit"] == "speaker" and "only 6 units (4 speakers and 2 clips without one)" in unit["note"]
     assert speaker_resampling(["a"] * 10)[0] is None
 
 
@@ -520,3 +520,15 @@ def test_embeddings_neighbours_come_with_the_querys_cosines_to_the_whole_run(tmp
     assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--neighbours", "u3", "--cluster", "none", "--json"]) == 0
     ref = json.loads(capsys.readouterr().out)["neighbours_reference"]
     assert ref["items"] == 29 and ref["median"] == pytest.approx(np.median(others), abs=1e-6)
+
+
+def test_clips_without_a_speaker_are_counted_as_clips_not_as_more_speakers():
+    """A set of 5 speakers and one tone without a speaker was said to resample "the 6 speakers" (walk14)."""
+    from workbench.analysis.stats import speaker_resampling
+
+    clusters, unit = speaker_resampling(["a", "a", "b", "c", "d", "e", ""])
+    assert unit["clusters"] == 6 and len(set(clusters)) == 6  # the clip without one is still its own unit
+    assert unit["short"] == "5 speakers and 1 clip without one" and "6 speakers" not in unit["words"] + unit["note"]
+    assert "6 units (5 speakers and 1 clip without one)" in unit["note"] and "6 in all" in unit["words"]
+    _, unit = speaker_resampling(["a", "b", "c", "d", "e", "f"])  # every clip with its speaker: as before
+    assert unit["short"] == "6 speakers" and "without" not in unit["words"]

@@ -351,16 +351,20 @@ def speaker_resampling(table, column: str = "speaker", *, word: str = "speaker")
     values = ["" if v is None or v != v else str(v).strip() for v in (column_of if column_of is not None else [])]
     if not any(values):
         return None, {"unit": "item", "clusters": None, "note": "", "short": "items", "words": f"resampling items (no {word} known: items taken as independent)"}
-    g = len(set(values) - {""}) + values.count("")
+    named, alone = len(set(values) - {""}), values.count("")
+    g = named + alone
+    # the units counted as what they are: a clip without a speaker is a unit of its own, not another speaker (a page
+    # said "resampling the 6 speakers" of a set with 5 and one tone that has none)
+    units = f"{g} {word}s" if not alone else f"{named} {word}s and {alone} clip{'s' if alone > 1 else ''} without one"
     if g < MIN_CLUSTERS:
         return None, {"unit": "item", "clusters": g, "words": "resampling items", "short": "items",
-                      "note": f"only {g} {word}(s) (clips of a {word} are not independent): the interval resamples items and "
-                              f"holds for these {word}s only, not for {word}s at large"}
-    note = (f"only {g} {word}s: a bootstrap over so few is too narrow; read the interval as a lower bound of the uncertainty"
-            if g < FEW_CLUSTERS else _uneven_note(values, word))
-    return values, {"unit": word, "clusters": g, "note": note, "short": f"{g} {word}s",
-                    "interval": INTERVAL_NAME,
-                    "words": f"resampling the {g} {word}s (all clips of a drawn {word} together; one without a {word} is its own), {INTERVAL_NAME}"}
+                      "note": f"only {units if alone else f'{g} {word}(s)'} (clips of a {word} are not independent): the interval "
+                              f"resamples items and holds for these {word}s only, not for {word}s at large"}
+    note = (f"only {f'{g} units ({units})' if alone else units}: a bootstrap over so few is too narrow; read the interval as a "
+            "lower bound of the uncertainty" if g < FEW_CLUSTERS else _uneven_note(values, word))
+    return values, {"unit": word, "clusters": g, "note": note, "short": units, "interval": INTERVAL_NAME,
+                    "words": f"resampling the {units} (all clips of a drawn {word} together"
+                             f"{f'; each clip without a {word} is its own unit, {g} in all' if alone else ''}), {INTERVAL_NAME}"}
 
 
 def _uneven_note(values: list[str], word: str) -> str:
