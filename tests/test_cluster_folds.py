@@ -206,8 +206,8 @@ def test_listeners_divergences_and_rho_resample_speakers_say_so_and_without_spea
     plain = A.evaluate_listeners(table.assign(speaker=""), n_boot=150, seed=3)
     assert rep.interval_units["divergences"]["clusters"] == SPEAKERS and rep.interval_units["spearman"]["unit"] == "speaker"
     lines = rep.render().splitlines()
-    assert any(line.strip().startswith("Jensen-Shannon") and f"(intervals resampling the {SPEAKERS} speakers)" in line for line in lines)
-    assert any(line.strip().startswith("Spearman") and f"(intervals resampling the {SPEAKERS} speakers)" in line for line in lines)
+    assert any(line.strip().startswith("Jensen-Shannon") and f"(intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in line for line in lines)
+    assert any(line.strip().startswith("Spearman") and f"(intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in line for line in lines)
     assert "intervals resampling" not in plain.render()
     assert rep.jsd_mean == plain.jsd_mean and rep.jsd_ci != plain.jsd_ci
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
@@ -250,8 +250,8 @@ def test_listeners_report_says_what_the_divergence_and_rho_intervals_resampled(t
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(str(getattr(obj, "data", obj))))
     reporting.listeners_section(rf.path, n_boot=50)
     page = "".join(shown)
-    assert f"Intervals of the divergences: (intervals resampling the {SPEAKERS} speakers)" in page
-    assert f"Intervals of the ρ: (intervals resampling the {SPEAKERS} speakers)" in page
+    assert f"Intervals of the divergences: (intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in page
+    assert f"Intervals of the ρ: (intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in page
 
 
 def test_a_class_mcnemar_between_runs_is_clustered_over_its_speakers_and_exact_without():

@@ -105,7 +105,7 @@ def test_metrics_resamples_speakers_and_says_so_on_screen_in_json_and_report(tmp
     monkeypatch.setattr(reporting, "show_html", lambda markup: shown_html.append(str(markup)))
     monkeypatch.setattr(reporting, "_display", lambda obj: None)
     out = reporting.metrics_section(rf.path, n_boot=50, by=())
-    assert f"95% bootstrap CI (resampling {SPEAKERS} speakers)" in "\n".join(shown_html)
+    assert f"95% bootstrap CI (resampling the {SPEAKERS} speakers, t-corrected percentile)" in "\n".join(shown_html)
     assert out["raw"]["ci_unit"]["clusters"] == SPEAKERS
 
 
@@ -457,7 +457,7 @@ def test_listener_bands_resample_speakers_and_say_so_and_without_speakers_are_un
     t, p = codes[:len(table)], codes[len(table):]
     oracle = bootstrap_ci(headline([0, 1]), t, p, n=200, seed=3, clusters=table["speaker"].tolist())
     assert (high["accuracy_ci"], high["uar_ci"]) == (pytest.approx(oracle[0]), pytest.approx(oracle[1]))
-    assert high["resampled"] == f"{SPEAKERS} speakers" and f"(intervals resampling the {SPEAKERS} speakers)" in rep.render()
+    assert high["resampled"] == f"{SPEAKERS} speakers" and f"(intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in rep.render()
     plain = A.evaluate_listeners(table.assign(speaker=""), n_boot=200, seed=3).bands[-1]
     items = bootstrap_ci(headline([0, 1]), t, p, n=200, seed=3)
     assert (plain["accuracy_ci"], plain["uar_ci"]) == (pytest.approx(items[0]), pytest.approx(items[1]))

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from workbench.analysis.interval_rule import unit_phrase
 from workbench.analysis.stats import bootstrap_ci, speaker_resampling
 
 NO_CI = (float("nan"), float("nan"))
@@ -70,7 +71,7 @@ def unit_suffix(unit: dict | None) -> str:
     when no speaker is known (the words of the lines before speakers were resampled)."""
     if not unit or (unit["unit"] == "item" and not unit.get("note")):
         return ""
-    return f" (intervals {unit['words'].split(' (')[0]}" + (f"; {unit['note']}" if unit.get("note") else "") + ")"
+    return f" (intervals {unit_phrase(unit)}" + (f"; {unit['note']}" if unit.get("note") else "") + ")"
 
 
 def uniform_reference(jsd: np.ndarray, jsd_uniform: np.ndarray, ce: np.ndarray, n_classes: int, interval, speakers=None) -> dict:

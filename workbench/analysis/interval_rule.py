@@ -16,6 +16,15 @@ import numpy as np
 INTERVAL_NAME = "t-corrected percentile"
 
 
+def unit_phrase(unit: dict | None) -> str:
+    """What an interval resampled, with the construction's name where speakers were: ``resampling the 12 speakers,
+    t-corrected percentile`` (the ``words`` of :func:`~workbench.analysis.stats.speaker_resampling` without their
+    parenthesis, which lines that quote them cut off, and the name with it), or ``resampling items``."""
+    if not unit or unit.get("unit") in (None, "item"):
+        return "resampling items"
+    return f"resampling the {unit['short']}, {unit.get('interval') or INTERVAL_NAME}"
+
+
 def expanded_level(level: float, clusters: int | None) -> float:
     """The percentile level that an interval over ``clusters`` resampled speakers takes for a ``level`` interval: the
     expanded percentile (Hesterberg 2015, "What teachers should know about the bootstrap", sec. 4.5):

@@ -31,7 +31,7 @@ from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import flat_interval_words, group_baseline_flags, group_baselines, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import (NO_CI, _spearman, bootstrap_interval, cross_entropy, js_divergence, mean_ci, rho_check, rho_defined_check,  # noqa: F401
+from workbench.analysis.divergence_checks import (NO_CI, unit_phrase, _spearman, bootstrap_interval, cross_entropy, js_divergence, mean_ci, rho_check, rho_defined_check,  # noqa: F401
                                                   single_rater_check, uniform_checks, uniform_reference, unit_suffix)
 from workbench.analysis.metrics import confusion, headline, output_folder, run_training_overlap
 from workbench.analysis.stats import speaker_resampling
@@ -117,7 +117,7 @@ class ListenerReport:
                 acc_base, uar_base = (f" ({b[k]})" if b.get(k) else "" for k in ("accuracy_baseline", "uar_baseline"))
                 lines.append(f"{head} accuracy {f(b['accuracy'])} [{f(b['accuracy_ci'][0])}, {f(b['accuracy_ci'][1])}]{acc_base}"
                              f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]{uar_base}" + (f"  [{b['note']}]" if b.get("note") else "")
-                             + (f"  (intervals resampling the {b['resampled']})" if b.get("interval_unit") == "speaker" else ""))
+                             + (f"  (intervals {unit_phrase(b.get('ci_unit') or {'unit': 'speaker', 'short': b['resampled']})})" if b.get("interval_unit") == "speaker" else ""))
         if self.soft_labels_reason:
             lines.append(f"  Jensen-Shannon divergence n/a, cross-entropy n/a, vote-weighted confusion n/a: {self.soft_labels_reason}")
         else:
@@ -301,7 +301,7 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
     shown = group_baselines(counts) if len(t) and not reason else {}
     notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values()) + [unit["note"]] * bool(len(t) and unit["note"])
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
-            "uar": uar_v, "uar_ci": uar_ci, "resampled": unit["short"], "interval_unit": unit["unit"], "classes_present": sorted(set(s.emotion[in_band].tolist())),
+            "uar": uar_v, "uar_ci": uar_ci, "resampled": unit["short"], "interval_unit": unit["unit"], "ci_unit": unit, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
             "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
             "accuracy_majority": base.get("wa", ""), "uar_chance": base.get("uar", ""), "note": "; ".join(notes),  # failing;

@@ -53,6 +53,7 @@ from workbench.data.cards import adapted_blocks, run_training_overlap
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role, text_values
+from workbench.analysis.interval_rule import unit_phrase
 from workbench.analysis.probe_intervals import _metrics, fold_bootstrap, fold_intervals, interval as _interval, unit_words
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -375,9 +376,9 @@ class ProbeResult:
                   if zero_width_note(*f[m + "_ci"], n)]
         unit = f.get("ci_unit") or {}
         if unit.get("note") and (f["fold"] == "mean" or unit != self.mean.get("ci_unit")):
-            notes.append(f"{where}: intervals {unit['words'].split(' (')[0]}: {unit['note']}")
+            notes.append(f"{where}: intervals {unit_phrase(unit)}: {unit['note']}")
         elif f["fold"] != "mean" and unit.get("unit") != (self.mean.get("ci_unit") or {}).get("unit"):
-            notes.append(f"{where}: intervals {unit.get('words', 'resampling items').split(' (')[0]}")
+            notes.append(f"{where}: intervals {unit_phrase(unit)}")
         if f["fold"] != "mean" and few_items_note(n):
             notes.append(f"{where}: {few_items_note(n)}")
         if cl and len(cl) < len(self.classes):

@@ -27,7 +27,7 @@ from workbench.analysis.compare import compare_results, plot_comparison, plot_ru
 from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
 from workbench.analysis.compare.variants import family_html, flags_words, mcnemar_family
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
-from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_suffix
+from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_phrase, unit_suffix
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
@@ -201,7 +201,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         ece_text = "; ".join(x for x in (ece_flag or few, caveat) if x) or "ok (spread)"  # the ECE of a head on its training speakers read "ok"
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"), Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(ece_text)}</span>')))
         out[v]["ece_ci"], out[v]["ci_unit"] = list(r.ece_ci), r.ci_unit  # what the intervals resampled: speakers, or items
-        parts.append(table_html(["metric", "value", f"95% bootstrap CI (resampling {r.ci_unit['short']})", "check"], rows))
+        parts.append(table_html(["metric", "value", f"95% bootstrap CI ({unit_phrase(r.ci_unit)})", "check"], rows))
         if r.small_classes_note():  # the `!!` metrics and run print under the figures (surprised n=1 went unsaid here)
             out[v]["small_classes"] = r.small_classes_note()
             parts.append(f"<p><b>⚠ {esc(r.small_classes_note())}</b>.</p>")
@@ -265,7 +265,7 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
         def band_cells(b):  # the same flags as the CLI: empty (and why), too small, zero-width
             if not b["n"] or b.get("too_small"):
                 return ("—", "", "—", "", "", f"too small: {b['too_small_reason']}" if b["n"] else b.get("empty_reason") or "empty")
-            unit = f"intervals resampling the {b['resampled']}" if b.get("interval_unit") == "speaker" else ""  # as the CLI says it
+            unit = f"intervals {unit_phrase(b.get('ci_unit') or {'unit': 'speaker', 'short': b['resampled']})}" if b.get("interval_unit") == "speaker" else ""  # as the CLI says it
             return (b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"]), baselines_cell(b, "accuracy"), "; ".join(x for x in (b.get("note", ""), unit) if x))
 
         parts = [f"<h2>Listeners vs model: variant {code(v)}</h2>",
