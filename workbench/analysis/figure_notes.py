@@ -222,7 +222,7 @@ def class_heads(unit: dict | None) -> tuple[str, str, str]:
     if not unit:
         return "precision [95% CI] hits/predicted", "recall [95% CI] hits/n", "F1 [95% bootstrap CI]"
     if unit.get("unit") == "speaker":
-        over = f"95% CI, {unit['clusters']} speakers, {unit.get('interval', 'percentile').replace(' percentile', '')}"
+        over = f"95% CI, {unit.get('short') or str(unit['clusters']) + ' speakers'}, {unit.get('interval', 'percentile').replace(' percentile', '')}"
         return f"precision [{over}] hits/predicted", f"recall [{over}] hits/n", f"F1 [{over}]"
     return ("precision [95% exact CI over items] hits/predicted", "recall [95% exact CI over items] hits/n",
             "F1 [95% bootstrap CI over items]")

@@ -105,7 +105,8 @@ def _class_lines(ev: dict) -> list[str]:
         per = ev.get("per_class") or {}
         if not per or f"f1_{who}" not in next(iter(per.values())) or (ev.get(who) or {}).get("not_comparable"):
             continue  # a card of an older version (recall only), or a parent with none of the classes (said above)
-        table = class_lines(class_table_of(per, who), (ev.get(who) or {}).get("n", 0))
+        # the heads name what the intervals resample, as metrics' do (the same speakers as the figures above)
+        table = class_lines(class_table_of(per, who), (ev.get(who) or {}).get("n", 0), (ev.get(who) or {}).get("ci_unit"))
         lines.append(f"    per class, {who} (pooled test items; n = items of the class, F1's interval from macro-F1's resamples):")
         lines += ["    " + line for line in table]
         shown = "\n".join(table)
