@@ -171,6 +171,23 @@ def test_fusion_intervals_resample_speakers_and_say_so():
         if np.sum((bk - ck) ** 2) > 0:
             expected = chi2.sf((bk.sum() - ck.sum()) ** 2 / np.sum((bk - ck) ** 2), 1)
             assert c["mcnemar_p"] == pytest.approx(expected) and c["mcnemar_test"].startswith("clustered McNemar"), method
+        # fewer than 5 speakers holding the changed clips: the p rests on that many units, flagged as compare flags it
+        moved = int(np.count_nonzero(bk + ck))
+        flagged = any(check.startswith(f"{method} vs speech: only ") for check in res.checks)
+        assert flagged == (0 < moved < 5) and (c["mcnemar_note"] != "") == (0 < moved < 5), method
+
+
+def test_a_fused_mcnemar_resting_on_one_speaker_is_flagged():
+    """One speaker holding every clip a method changed gives X² = 1, p = 0.32 whatever the counts (hostile14): fuse's
+    checks said nothing, compare's did."""
+    from workbench.analysis.fusion import fusion_checks
+
+    metrics = {"speech": {"uar": 0.5, "uar_ci": (0.4, 0.6), "wa": 0.5, "wa_ci": (0.4, 0.6)}}
+    comparisons = {"text": {"delta_uar": (0.1, 0.0, 0.2), "delta_wa": (0.1, 0.0, 0.2), "mcnemar_note": "only 1 speaker holds the 20 clips"}}
+    y = np.array(["a", "b"] * 20)
+    assert "text vs speech: only 1 speaker holds the 20 clips" in fusion_checks(y, metrics, comparisons)
+    comparisons["text"]["mcnemar_note"] = ""
+    assert not any("vs speech: only" in c for c in fusion_checks(y, metrics, comparisons))
 
 
 def test_a_late_fusion_weight_tied_with_others_says_so():

@@ -56,20 +56,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import MCNEMAR_TESTS, clustered_mcnemar, mcnemar_exact, p_words, paired_bootstrap_delta
+from workbench.analysis.stats import (MCNEMAR_TESTS, bootstrap_ci, clustered_mcnemar, mcnemar_exact, p_words, paired_bootstrap_delta,
+                                      speaker_resampling)
 from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
 from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.data.cards import adapted_blocks
-from workbench.analysis.stats import bootstrap_ci, speaker_resampling
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.experiment import ARTIFACT_PATHS, summary_paths
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels, text_values
-from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown
-from workbench.serialize import spreadsheet_safe
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown, spreadsheet_safe
 from workbench.analysis.text_model import (  # noqa: F401  (public here too)
     DEFAULT_TEXT_MODEL, MULTILINGUAL_TEXT_MODEL, load_text_model, resolve_text_model, text_embeddings)
 
@@ -384,8 +383,8 @@ def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
         wa_flag = majority_flag(*v["wa_ci"], dict(zip(classes.tolist(), counts.tolist())))  # WA's own baseline, not chance
         out += [f"{m} WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]: {wa_flag}"] if wa_flag else []
         out += [f"{m} {name.upper()}: {zero_width_note(*v[f'{name}_ci'], len(y))}" for name in ("uar", "wa") if zero_width_note(*v[f"{name}_ci"], len(y))]
-    for m, c in comparisons.items():
-        out += [f"{m} Δ{name.upper()} vs speech: {zero_width_note(*c[f'delta_{name}'][1:], len(y))}"
+    for m, c in comparisons.items():  # and a clustered McNemar p resting on fewer than 5 speakers, as compare flags it
+        out += [f"{m} vs speech: {c.get('mcnemar_note')}"] * bool(c.get("mcnemar_note")) + [f"{m} Δ{name.upper()} vs speech: {zero_width_note(*c[f'delta_{name}'][1:], len(y))}"
                 for name in ("uar", "wa") if zero_width_note(*c[f"delta_{name}"][1:], len(y))]
     return [o for o in out if o]
 
@@ -456,7 +455,8 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
         comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed, clusters=clusters),
                           "delta_wa": paired_bootstrap_delta(_wa, y, pred["speech"], pred[m], n=n_boot, seed=seed, clusters=clusters),
                           "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": clustered["p"] if clustered else mcnemar_exact(b, c),
-                          "mcnemar_exact_p": mcnemar_exact(b, c), "mcnemar_test": MCNEMAR_TESTS[clustered is not None], "fixed": c, "broke": b}
+                          "mcnemar_exact_p": mcnemar_exact(b, c), "mcnemar_test": MCNEMAR_TESTS[clustered is not None], "fixed": c, "broke": b,
+                          "mcnemar_note": clustered["note"] if clustered else ""}  # too few speakers hold the changes: X² = 1 always
         for i in np.flatnonzero(right_s != right_m):
             change_rows.append({"method": m, "change": "fixed" if right_m[i] else "broke", "id": data.rows["id"].iloc[i],
                                 "speaker": groups[i], "emotion": y[i], "pred_speech": pred["speech"][i], "pred_method": pred[m][i],
@@ -467,7 +467,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 8  # 8: McNemar clustered over speakers; 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
+FUSION_CACHE_VERSION = 9  # 9: speaker intervals t-corrected, McNemar's too-few-speakers note; 8: McNemar clustered over speakers; 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
