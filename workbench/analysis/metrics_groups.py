@@ -196,7 +196,12 @@ def largest_groups(groups: dict, most: int = REPORT_GROUPS) -> tuple[dict, str]:
     none was), as :func:`workbench.analysis.metrics.plot_breakdown` draws its 40 largest."""
     if len(groups) <= most:
         return groups, ""
-    keep = set(sorted(groups, key=lambda g: -int(groups[g].get("n") or 0))[:most])
+    ranked = sorted(groups, key=lambda g: -int(groups[g].get("n") or 0))  # stable: equal sizes keep the breakdown's order
+    keep, cut = set(ranked[:most]), int(groups[ranked[most - 1]].get("n") or 0)
+    # groups as large as the last one kept that did not fit: which of them were tabled is the breakdown's order, said
+    tied = sum(int(groups[g].get("n") or 0) == cut for g in ranked[most:])
+    ties = (f" ({tied:,} more of {cut:,} clip{'s' * (cut != 1)} each, as large as the last tabled, left out: equal sizes "
+            "are taken in the breakdown's order)") if tied else ""
     return ({g: d for g, d in groups.items() if g in keep},
-            f"the {most} largest of its {len(groups):,} groups; metrics.json has them all")
+            f"the {most} largest of its {len(groups):,} groups{ties}; metrics.json has them all")
 
