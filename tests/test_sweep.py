@@ -297,3 +297,20 @@ def test_a_grid_points_top_label_names_every_tied_label_with_its_count():
     shown = sweep_display(summ.reset_index()).set_index("variant")
     assert shown.loc["sr_22050", "top label"] == "angry = sad (tie) 2/4 items each"
     assert shown.loc["sr_8000", "top label"] == "sad 4/4 items"
+
+
+def test_a_grid_point_with_no_item_scored_under_both_has_a_row_of_n_0():
+    """sweep_flips.csv left out a grid point whose every item failed: a reader could not tell it from one never run."""
+    import pandas as pd
+
+    from workbench.labels import LABEL_KEYS
+    from workbench.runs.sweep import FLIP_COLUMNS, flip_table_from_results
+    from workbench.schema import score_columns
+
+    scores = {c: [1.0 / len(LABEL_KEYS)] * 4 for c in score_columns(LABEL_KEYS)}
+    df = pd.DataFrame({"id": ["a", "b"] * 2, "variant": ["raw", "raw", "snr_0", "snr_0"], "status": ["ok", "ok", "error", "error"],
+                       "pred": ["angry", "sad", "", ""], **scores})
+    table = flip_table_from_results(df, "raw")
+    assert list(table.columns) == FLIP_COLUMNS
+    row = table[table["edit"] == "snr_0"]
+    assert len(row) == 1 and int(row["n"].iloc[0]) == 0 and np.isnan(row["flip_rate"].iloc[0])

@@ -513,7 +513,8 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     """:func:`flip_table` from a run's (or sweep's) results table: each variant against ``reference``.
 
     ``results`` has ``id``, ``variant``, ``status``, ``pred`` and ``score_<label>`` columns; an
-    item counts for a variant when both its reference row and its row there are ``ok``.
+    item counts for a variant when both its reference row and its row there are ``ok``; a variant with none has one
+    row of ``n`` 0 (its rates empty).
     """
     labels = list(labels or score_labels(results))
     missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
@@ -531,7 +532,8 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
             continue
         sub = ok[ok["variant"] == name].set_index("id")
         ids = ref.index.intersection(sub.index)
-        if not len(ids):
+        if not len(ids):  # a grid point with no item scored under both: one row of n 0 says so (it was left out unsaid)
+            rows.append(dict.fromkeys(FLIP_COLUMNS, float("nan")) | {"edit": name, "base_label": "", "n": 0, "flips": 0, "class": ""})
             continue
         rows += _flip_rows(name, labels, ref.loc[ids, cols].to_numpy(float), ref.loc[ids, "pred"].astype(str).to_numpy(),
                            sub.loc[ids, cols].to_numpy(float), sub.loc[ids, "pred"].astype(str).to_numpy())
