@@ -436,11 +436,14 @@ def test_a_probe_intervals_checks_reach_the_screen_probe_json_and_the_report_pag
         assert "the mean over folds: UAR" in text and "AT CHANCE" in text
     page = noise.html()  # one flagged heading with the count, the notes grouped under their fold (not a bold line each)
     assert f"⚠ {len(noise.notes())} check(s) of the figures above flagged" in page and page.count("<b>⚠") <= 2
+    # a note flagged alike in every fold is listed once, under all of them (the page repeated it for each fold)
+    page = res.html(in_report=True)
+    assert page.count("intervals from only 8 item(s)") == 1 and "<b>fold 1, fold 2, fold 3 and fold 4</b>" in page
 
 
 def _page_notes(html: str) -> list[str]:
     """The page's grouped notes read back as 'fold 1: what' lines."""
     import re
 
-    return [f"{where}: {what}" for where, inner in re.findall(r"<li><b>(.*?)</b><ul>(.*?)</ul></li>", html)
-            for what in re.findall(r"<li>(.*?)</li>", inner)]
+    return [f"{where}: {what}" for wheres, inner in re.findall(r"<li><b>(.*?)</b><ul>(.*?)</ul></li>", html)
+            for where in re.split(r", | and ", wheres) for what in re.findall(r"<li>(.*?)</li>", inner)]

@@ -427,16 +427,20 @@ class ProbeResult:
     def _notes_html(self) -> str:
         """The notes as one flagged list, grouped under their fold (a bold ⚠ paragraph each made a wall of some twenty
         lines a run, the same four checks again for every fold, on the checkpoint comparison's page)."""
-        groups: dict[str, list[str]] = {}
-        for note in self.notes():
+        notes, at = self.notes(), {}  # a note's words -> the folds that have them, in order
+        for note in notes:
             where, _, what = note.partition(": ")
-            groups.setdefault(where, []).append(what)
+            at.setdefault(what, []).append(where)
+        groups: dict[tuple, list[str]] = {}  # the same words in several folds said once, under all of them (walk14)
+        for what, wheres in at.items():
+            groups.setdefault(tuple(dict.fromkeys(wheres)), []).append(what)
         if not groups:
             return ""
-        items = "".join(f"<li><b>{html_text(where)}</b><ul>{''.join(f'<li>{html_text(w)}</li>' for w in whats)}</ul></li>"
-                        for where, whats in groups.items())
-        return (f"<p><b>⚠ {sum(map(len, groups.values()))} check(s) of the figures above flagged</b> (each fold's, then the "
-                f"mean's):</p><ul class=\"probe-notes\">{items}</ul>")
+        name = lambda ws: ws[0] if len(ws) == 1 else f"{', '.join(ws[:-1])} and {ws[-1]}"  # noqa: E731
+        items = "".join(f"<li><b>{html_text(name(wheres))}</b><ul>{''.join(f'<li>{html_text(w)}</li>' for w in whats)}</ul></li>"
+                        for wheres, whats in groups.items())
+        return (f"<p><b>⚠ {len(notes)} check(s) of the figures above flagged</b> (each fold's, then the mean's; one "
+                f"flagged alike in several folds is listed once under them):</p><ul class=\"probe-notes\">{items}</ul>")
 
 
 def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp: bool = False, n_boot: int = 1000, seed: int = 0,
