@@ -17,7 +17,7 @@ import pytest
 from test_cluster_intervals import CLIPS, SPEAKERS, _clustered_labels, _sigmoid
 from test_probe import synthetic_row, write_run
 
-from workbench.analysis.probe_intervals import fold_bootstrap, fold_intervals, interval, speaker_fold_bootstrap
+from workbench.analysis.probe_intervals import fold_bootstrap, interval, speaker_fold_bootstrap
 from workbench.analysis.stats import clustered_mcnemar, mcnemar_exact
 
 

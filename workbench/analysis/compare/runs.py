@@ -18,7 +18,7 @@ from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
-from workbench.analysis.stats import kappa_interval, p_value_text, speaker_resampling, top1_interval
+from workbench.analysis.stats import kappa_interval, speaker_resampling, top1_interval
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
