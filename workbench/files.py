@@ -434,6 +434,18 @@ def append_text(path: str | os.PathLike, text: str, *, root: str | os.PathLike |
             os.close(fd)
 
 
+def open_append(path: str | os.PathLike, *, encoding: str | None = "utf-8", errors: str | None = None, mode: int = 0o644):
+    """A text file object appending to ``path`` (created when missing), opened without following a link at its name
+    (``O_NOFOLLOW``: a planted ``workbench.log`` → ``~/.bashrc`` is an ``OSError``, ELOOP, not a write into it); for a
+    handler that keeps the file open, where :func:`append_text` opens it per line."""
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | _CLOEXEC, mode)
+    try:
+        return open(fd, "a", encoding=encoding, errors=errors)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def rename_folder(src: str | os.PathLike, dst: str | os.PathLike, *, replace: bool = False) -> Path:
     """Rename a folder the workbench filled (``src``) onto ``dst`` in the same parent, never onto a link.
 
@@ -522,6 +534,6 @@ def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterato
         raise
 
 
-__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "folder_lock", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+__all__ = ["open_append", "sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "folder_lock", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "move_file", "remove_file", "append_text",
            "rename_folder"]

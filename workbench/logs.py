@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+from workbench import files
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.paths import cache_dir
 
@@ -194,8 +195,7 @@ class _SaysOnce:
                              "command's log is not kept there; free space or set WORKBENCH_LOG to a file elsewhere\n")
 
     def _open(self):  # noqa: D401 — logging's own open followed a link: a planted workbench.log → ~/.bashrc took every line
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+        return files.open_append(self.baseFilename, encoding=self.encoding, errors=self.errors)
 
     def close(self) -> None:  # its last flush fails the same way: a traceback after the command's own last line
         try:
