@@ -13,22 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import speech_like
+from test_onnx_optimized import cache, export  # noqa: F401  (the export and a cache of the test's own: fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-@pytest.fixture(scope="module")
-def export(tiny_model, tmp_path_factory):
-    from workbench.model.onnx_export import export_onnx
-
-    return export_onnx(tiny_model, tmp_path_factory.mktemp("onnx"), int8=True).folder
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("WORKBENCH_ORT_OPTIMIZED", raising=False)
-    return tmp_path / "cache"
 
 
 def _scores(model):
