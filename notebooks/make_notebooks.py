@@ -144,9 +144,9 @@ TEMPLATES = {
         "run_dirs = None  # run folders of one manifest, comma-separated or a list (relative paths start where `workbench report` runs); "
         "default: the demo set in float32, bfloat16 and with a second random checkpoint\n"
         "variant = None  # the variant to pair; default: every variant the runs share\n"
-        "probe_folds = 'speaker'  # speaker, session, emobox or split; None skips the probe\n"
+        "probe_scheme = 'speaker'  # the fold scheme (as --scheme): speaker, session, emobox or split; None skips the probe\n"
         "probe_target = 'emotion'  # emotion (nine-class counterpart) or label (the corpus's own labels)\n"
-        "probe_k = 5  # folds of the speaker scheme\n"
+        "probe_folds = 5  # the number of folds (as --folds) of the speaker scheme; was probe_k\n"
         "n_boot = 1000  # bootstrap resamples for every interval\n"
         "top = 10  # most different items listed per run pair\n"
         "model = None  # for the default demo runs\n"
@@ -170,8 +170,8 @@ TEMPLATES = {
          "(`R = wb.reporting`) shows row `i`.",
          "for _, row in cmp.disagreements(1).iterrows():\n    display(*R.show_item(row))",
          "probes = {}\n"
-         "for r in (cmp.runs if probe_folds else []):\n"
-         "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_folds, folds=probe_k, target=probe_target, n_boot=n_boot)\n"
+         "for r in (cmp.runs if probe_scheme else []):\n"
+         "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_scheme, folds=probe_folds, target=probe_target, n_boot=n_boot)\n"
          "    note = R.shared_encoder_note(cmp.runs, r['name'])  # a head-only fine-tune's probe is its parent's: one frozen encoder\n"
          "    if note and probes[r['name']]:\n"
          "        probes[r['name']]['shared_encoder'] = note\n"

@@ -1,0 +1,43 @@
+"""walk15: checkpoint_comparison's parameters say what they are, as the CLI's --scheme/--folds do.
+
+``probe_folds='speaker'`` was a fold SCHEME and ``probe_k`` a fold COUNT, where every command says ``--scheme`` for the
+scheme and ``--folds`` for the count.  Now ``probe_scheme`` and ``probe_folds``; ``probe_k`` still works, said deprecated;
+``probe_folds=speaker`` (the old meaning) is refused naming ``probe_scheme``; an unknown name is refused with the list."""
+
+import pytest
+
+from workbench.errors import ConfigError
+from workbench.views.report_run import parse_params, template_parameters
+
+
+def test_template_declares_the_clear_names():
+    names = template_parameters("checkpoint_comparison")
+    assert "probe_scheme" in names and "probe_folds" in names and "probe_k" not in names
+
+
+def test_old_count_name_still_works_and_is_said_deprecated():
+    notes = []
+    assert parse_params(["probe_k=3"], template="checkpoint_comparison", notes=notes) == {"probe_folds": 3}
+    assert notes == ["-p probe_k is deprecated: it is now -p probe_folds (probe_folds=3 used)"]
+
+
+@pytest.mark.parametrize("value", ["speaker", "None"])
+def test_old_scheme_meaning_is_refused_naming_the_new_name(value):
+    with pytest.raises(ConfigError) as e:
+        parse_params([f"probe_folds={value}"], template="checkpoint_comparison")
+    assert "probe_folds is now the number of folds (as --folds); the scheme is probe_scheme" in e.value.message
+    assert f"pass -p probe_scheme={value} " in e.value.fix
+
+
+def test_both_names_and_unknown_names_refused():
+    with pytest.raises(ConfigError, match="probe_k is the old name of probe_folds, and both are given"):
+        parse_params(["probe_k=3", "probe_folds=4"], template="checkpoint_comparison")
+    with pytest.raises(ConfigError) as e:
+        parse_params(["probe_kk=3"], template="checkpoint_comparison")
+    assert "takes run_dirs, variant, probe_scheme, probe_target, probe_folds, n_boot" in e.value.message
+
+
+def test_new_names_accepted():
+    assert parse_params(["probe_scheme=session", "probe_folds=4"], template="checkpoint_comparison") == {
+        "probe_scheme": "session", "probe_folds": 4}
+    assert parse_params(["probe_scheme=None"], template="checkpoint_comparison") == {"probe_scheme": None}
