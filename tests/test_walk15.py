@@ -41,3 +41,18 @@ def test_new_names_accepted():
     assert parse_params(["probe_scheme=session", "probe_folds=4"], template="checkpoint_comparison") == {
         "probe_scheme": "session", "probe_folds": 4}
     assert parse_params(["probe_scheme=None"], template="checkpoint_comparison") == {"probe_scheme": None}
+
+
+def test_features_screen_names_at_most_SHOWN_cues_not_carried_and_json_all(tmp_path, monkeypatch):
+    """`features --set egemaps --probe` on the demo run printed one '!!' line naming all 88 cues not carried (a
+    screenful of names) under a table that shows 15.  The screen now names SHOWN of them and counts the rest; --json all."""
+    from test_features_cli import _probe_planted
+
+    import workbench.cli.features as F
+
+    monkeypatch.setattr(F, "SHOWN", 0)  # as if more cues than the screen shows were not carried
+    _, report, shown = _probe_planted(tmp_path, n=48, speakers=8, other=("absent", lambda rng, n: rng.standard_normal(n)),
+                                      bootstrap=50)
+    line = next(s for s in shown if "do not measurably carry" in s)
+    assert "absent" not in line and "… and 1 more (the carried column; --json or --out DIR for all)" in line
+    assert report["probe_not_carried"].endswith("(carried False): absent")
