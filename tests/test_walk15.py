@@ -56,3 +56,38 @@ def test_features_screen_names_at_most_SHOWN_cues_not_carried_and_json_all(tmp_p
     line = next(s for s in shown if "do not measurably carry" in s)
     assert "absent" not in line and "… and 1 more (the carried column; --json or --out DIR for all)" in line
     assert report["probe_not_carried"].endswith("(carried False): absent")
+
+
+def _sets_report(classes=("angry", "happy", "neutral", "sad", "surprised")):
+    """A calibrate report of the demo run's shape: every class covered, intervals reaching 1, two-line legend entries."""
+    from types import SimpleNamespace
+
+    from workbench.analysis.calibration_measures import COVERAGE_TOO_FEW
+
+    def score():
+        per = {c: {"coverage": 1.0, "coverage_ci": (0.74, 1.0), "check": "PASS", "mean_size": 4.6, "n": 12,
+                   "uninformative": True} for c in classes}
+        per[classes[-1]].update(n=1, check=COVERAGE_TOO_FEW, coverage_ci=(0.03, 1.0))  # its tick label takes 2 lines
+        return {"per_class": per, "coverage": 0.865, "coverage_ci": (0.742, 0.944), "check": "PASS", "mean_size": 4.6,
+                "n_classes": len(classes), "uninformative": True, "guarantee": {"range": (0.808, 0.981)},
+                "by_group": {"grouped": True, "by": "speaker", "coverage_range": (0.62, 1.0), "flag": False}}
+
+    return SimpleNamespace(classes=list(classes), conformal={"lac": score(), "aps": score()}, alpha=0.1, variant="raw")
+
+
+def test_set_size_legend_does_not_cover_the_size_labels():
+    """calibrate's conformal figure on the demo run: the legend (LAC and APS, two lines each, and the target) lay over
+    the mean-size labels of every bar whose interval reaches 1 (y-limit fixed at 1.55)."""
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.calibration_plots import plot_set_sizes
+
+    fig = plot_set_sizes(_sets_report())
+    fig.tight_layout()  # as calibrate writes it
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    labels = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(labels) == 10 and not [b for b in labels if b.overlaps(legend)], "a size label under the legend"
+    fig.savefig("/tmp/walk15_sets.png") if __import__("os").environ.get("WALK15_SHOT") else None
+    plt.close(fig)
