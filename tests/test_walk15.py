@@ -91,3 +91,13 @@ def test_set_size_legend_does_not_cover_the_size_labels():
     assert len(labels) == 10 and not [b for b in labels if b.overlaps(legend)], "a size label under the legend"
     fig.savefig("/tmp/walk15_sets.png") if __import__("os").environ.get("WALK15_SHOT") else None
     plt.close(fig)
+
+
+def test_explain_steps_help_says_steps_and_points():
+    """`explain --help` said --steps is the 'points on each deletion/insertion curve'; --steps 20 writes curves of 21
+    points (0 to 20 of 20 steps removed) into explanation.json, and --steps 1 is refused."""
+    from workbench.cli import build_parser
+
+    action = next(a for a in build_parser(["explain"])._subparsers._group_actions[0].choices["explain"]._actions
+                  if "--steps" in a.option_strings)
+    assert "N steps are N + 1 points (2 to 200)" in action.help and action.default == 20
