@@ -101,3 +101,20 @@ def test_explain_steps_help_says_steps_and_points():
     action = next(a for a in build_parser(["explain"])._subparsers._group_actions[0].choices["explain"]._actions
                   if "--steps" in a.option_strings)
     assert "N steps are N + 1 points (2 to 200)" in action.help and action.default == 20
+
+
+def test_widget_note_on_a_report_page_names_the_notebook_to_open():
+    """`workbench report notebooks/05_long_audio.ipynb`: the page said only "Open this notebook in JupyterLab" under
+    the banner; the executed notebook lies beside the page under the template's name, which the note now gives
+    (escaped: a notebook path is the user's)."""
+    import nbformat
+
+    from workbench.views.html import notebook_html
+
+    widget = {"application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+              "text/plain": "VBox(…)"}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output("display_data", data=widget)])])
+    page = notebook_html(nb, title="t", notebook="05_long_audio.ipynb")
+    assert "<code>05_long_audio.ipynb</code> in this page's folder" in page
+    assert "<code>jupyter lab 05_long_audio.ipynb</code>, run from that folder" in page
+    assert "<script>" not in notebook_html(nb, title="t", notebook="<script>x</script>.ipynb")
