@@ -59,19 +59,19 @@ NOTEBOOKS = {
         "Low-confidence cases", "Filter a run's items by confidence, finding, label, variant or speaker, and open one: you hear and see "
         "the audio exactly as it was scored (its variant's chain, its segment) beside its stored scores. "
         "Below, the embedding map: click a point to open that item in the browser.",
-        "run_dir = None  # a run folder; default: the demo set under raw and telephone, run into runs/demo_low_confidence\nmodel = None",
+        "run_dir = None  # a run folder; default: the demo set under raw and telephone, run into runs/demo_low_confidence\nmodel = None  # for the default run: hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
         [f"run_dir = run_dir or wb.demo_run(RUNS / 'demo_low_confidence', model, {TELEPHONE})\n"
          "browser = wb.LowConfidenceBrowser(run_dir)\nbrowser",
          "wb.EmbeddingMap(run_dir, browser=browser)"]),
     "04_misclassifications": (
         "Misclassifications", "Click a cell of the confusion matrix to list its items; compare two variants' flips.",
-        "run_dir = None  # a run folder with two or more variants; default: the demo set under raw and telephone\nmodel = None",
+        "run_dir = None  # a run folder with two or more variants; default: the demo set under raw and telephone\nmodel = None  # for the default run: hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
         [f"run_dir = run_dir or wb.demo_run(RUNS / 'demo_variants', model, {TELEPHONE})\n"
          "wb.ConfusionExplorer(run_dir)",
          "wb.VariantDiff(run_dir)"]),
     "05_long_audio": (
         "Long audio", "Segment a long recording by voice activity; click a span of the merged timeline (or a point of the heatmap) to play it.",
-        "path = None  # a long recording; default: the demo clips joined with pauses\nsegment_dir = None  # or an existing `workbench segment` folder\nmodel = None",
+        "path = None  # a long recording; default: the demo clips joined with pauses\nsegment_dir = None  # or an existing `workbench segment` folder (then path is not read)\nmodel = None  # for segmenting path: hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
         ["import numpy as np, soundfile as sf\n"
          "if segment_dir is None:\n"
          "    if path is None:\n"

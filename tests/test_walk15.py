@@ -118,3 +118,15 @@ def test_widget_note_on_a_report_page_names_the_notebook_to_open():
     assert "<code>05_long_audio.ipynb</code> in this page's folder" in page
     assert "<code>jupyter lab 05_long_audio.ipynb</code>, run from that folder" in page
     assert "<script>" not in notebook_html(nb, title="t", notebook="<script>x</script>.ipynb")
+
+
+def test_report_help_lists_the_widget_notebooks_parameters():
+    """`workbench report notebooks/05_long_audio.ipynb` takes path= or segment_dir=, which --help never said: it listed
+    the three templates' parameters only, and README says each notebook 'takes a file or a run folder'."""
+    from workbench.views.report_run import template_parameter_help
+
+    text = template_parameter_help()
+    assert "  notebooks/05_long_audio.ipynb:\n    path=None: a long recording" in text
+    assert "    segment_dir=None: or an existing `workbench segment` folder (then path is not read)" in text
+    assert "  notebooks/03_low_confidence_cases.ipynb:\n    run_dir=None" in text
+    assert "\n    model=None\n" not in text + "\n"  # every parameter says what it is

@@ -25,6 +25,8 @@ from workbench.serialize import load_yaml_text, shown
 from workbench.views.html import notebook_html
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+#: the widget notebooks of a checkout (absent from an installed package)
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 #: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
 PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
 LOG_NAME = "report.log"
@@ -64,12 +66,15 @@ def template_parameter_help() -> str:
     ``parameters`` cell (read as JSON, papermill not imported): `workbench report --help` named only ``run_dir``, so
     ``baseline``, ``fusion`` or ``run_dirs`` were found by reading the notebooks."""
     lines = ["Parameters (-p NAME=VALUE) of each template, NAME=default: what it is:"]
-    for path in sorted(TEMPLATES.glob("*.ipynb")):
+    # in a checkout, the widget notebooks too: `report notebooks/05_long_audio.ipynb` took path= and segment_dir=, said
+    # nowhere but in the notebook's first cell
+    shipped = sorted(NOTEBOOKS.glob("[0-9]*.ipynb")) if NOTEBOOKS.is_dir() else []
+    for path in [*sorted(TEMPLATES.glob("*.ipynb")), *shipped]:
         cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
         cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
         source = "".join(cell["source"]) if cell else ""
         found = [m for line in source.splitlines() if (m := _PARAM_LINE.match(line.strip())) and m[1] != "report_dir"]
-        lines.append(f"  {path.stem}:")
+        lines.append(f"  {path.stem if path.parent == TEMPLATES else 'notebooks/' + path.name}:")
         lines += [f"    {m[1]}={m[2]}" + (f": {m[3]}" if m[3] else "") for m in found]
     return "\n".join(lines)
 
