@@ -130,3 +130,25 @@ def test_report_help_lists_the_widget_notebooks_parameters():
     assert "    segment_dir=None: or an existing `workbench segment` folder (then path is not read)" in text
     assert "  notebooks/03_low_confidence_cases.ipynb:\n    run_dir=None" in text
     assert "\n    model=None\n" not in text + "\n"  # every parameter says what it is
+
+
+def test_worst_figure_keeps_its_warning_whole():
+    """`explain RUN --worst 3` on a head fine-tuned from the tiny checkpoint: the figure's heading (rule, colour key,
+    skipped check) took the four title lines and the warning ended 'RANDOM WEIGHTS: … its…', the flag cut short."""
+    import matplotlib.pyplot as plt
+
+    from workbench.explain.worst import plot_worst
+
+    warning = ("fine-tuned from a generated checkpoint: RANDOM WEIGHTS: this result comes from a seeded random test "
+               "checkpoint; its predictions mean nothing.")
+    method = {"reliable": True, "insertion_verdict": "better than random", "deletion_verdict": "better than random",
+              "randomisation_passed": None, "randomisation_skipped": 1}
+    cases = [{"id": f"clip{i}", "variant": "raw", "emotion": "angry", "pred": "surprised", "confidence": 0.6,
+              "methods": {"occlusion": method}} for i in range(3)]
+    summary = {"cases": cases, "methods": {"occlusion": {"cases": 3, "randomisation_skipped": 3}}, "showing": "3 of the 53 rows",
+               "rule": "wrong predictions first, most confident first (confidently wrong); then the other rows, least "
+                       "confident first", "warning": warning}
+    fig = plot_worst(summary)
+    title = fig._suptitle.get_text()
+    assert "predictions mean nothing." in title and "…" not in title.split("⚠ fine-tuned")[-1]
+    plt.close(fig)
