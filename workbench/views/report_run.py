@@ -442,8 +442,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     random_weights, overlap = read_random_weights(params, report_dir, src), read_training_overlap(params)
-    files.write_text(html_path, notebook_html(_published_notebook(nb_out, src), title=name, random_weights=random_weights, overlap=overlap,
-                                                 notebook=nb_out.name))
+    files.write_text(html_path, notebook_html(_published_notebook(nb_out, src), title=name, random_weights=random_weights, overlap=overlap, notebook=nb_out.name))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
