@@ -59,19 +59,19 @@ NOTEBOOKS = {
         "Low-confidence cases", "Filter a run's items by confidence, finding, label, variant or speaker, and open one: you hear and see "
         "the audio exactly as it was scored (its variant's chain, its segment) beside its stored scores. "
         "Below, the embedding map: click a point to open that item in the browser.",
-        "run_dir = None  # a run folder; default: the demo set under raw and telephone, run into runs/demo_low_confidence\nmodel = None",
+        "run_dir = None  # a run folder; default: the demo set under raw and telephone, run into runs/demo_low_confidence\nmodel = None  # for the default run: hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
         [f"run_dir = run_dir or wb.demo_run(RUNS / 'demo_low_confidence', model, {TELEPHONE})\n"
          "browser = wb.LowConfidenceBrowser(run_dir)\nbrowser",
          "wb.EmbeddingMap(run_dir, browser=browser)"]),
     "04_misclassifications": (
         "Misclassifications", "Click a cell of the confusion matrix to list its items; compare two variants' flips.",
-        "run_dir = None  # a run folder with two or more variants; default: the demo set under raw and telephone\nmodel = None",
+        "run_dir = None  # a run folder with two or more variants; default: the demo set under raw and telephone\nmodel = None  # for the default run: hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
         [f"run_dir = run_dir or wb.demo_run(RUNS / 'demo_variants', model, {TELEPHONE})\n"
          "wb.ConfusionExplorer(run_dir)",
          "wb.VariantDiff(run_dir)"]),
     "05_long_audio": (
         "Long audio", "Segment a long recording by voice activity; click a span of the merged timeline (or a point of the heatmap) to play it.",
-        "path = None  # a long recording; default: the demo clips joined with pauses\nsegment_dir = None  # or an existing `workbench segment` folder\nmodel = None",
+        "path = None  # a long recording; default: the demo clips joined with pauses\nsegment_dir = None  # or an existing `workbench segment` folder (then path is not read)\nmodel = None  # for segmenting path: hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
         ["import numpy as np, soundfile as sf\n"
          "if segment_dir is None:\n"
          "    if path is None:\n"
@@ -144,9 +144,9 @@ TEMPLATES = {
         "run_dirs = None  # run folders of one manifest, comma-separated or a list (relative paths start where `workbench report` runs); "
         "default: the demo set in float32, bfloat16 and with a second random checkpoint\n"
         "variant = None  # the variant to pair; default: every variant the runs share\n"
-        "probe_folds = 'speaker'  # speaker, session, emobox or split; None skips the probe\n"
+        "probe_scheme = 'speaker'  # the fold scheme (as --scheme): speaker, session, emobox or split; None skips the probe\n"
         "probe_target = 'emotion'  # emotion (nine-class counterpart) or label (the corpus's own labels)\n"
-        "probe_k = 5  # folds of the speaker scheme\n"
+        "probe_folds = 5  # the number of folds (as --folds) of the speaker scheme; was probe_k\n"
         "n_boot = 1000  # bootstrap resamples for every interval\n"
         "top = 10  # most different items listed per run pair\n"
         "model = None  # for the default demo runs\n"
@@ -170,8 +170,8 @@ TEMPLATES = {
          "(`R = wb.reporting`) shows row `i`.",
          "for _, row in cmp.disagreements(1).iterrows():\n    display(*R.show_item(row))",
          "probes = {}\n"
-         "for r in (cmp.runs if probe_folds else []):\n"
-         "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_folds, folds=probe_k, target=probe_target, n_boot=n_boot)\n"
+         "for r in (cmp.runs if probe_scheme else []):\n"
+         "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_scheme, folds=probe_folds, target=probe_target, n_boot=n_boot)\n"
          "    note = R.shared_encoder_note(cmp.runs, r['name'])  # a head-only fine-tune's probe is its parent's: one frozen encoder\n"
          "    if note and probes[r['name']]:\n"
          "        probes[r['name']]['shared_encoder'] = note\n"

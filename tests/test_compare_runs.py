@@ -655,7 +655,7 @@ def test_the_probe_of_a_head_only_run_is_said_to_repeat_its_parents(tmp_path):
     nb = json.loads((Path(reporting.__file__).parent.parent / "templates" / "checkpoint_comparison.ipynb").read_text())
     (cell,) = ["".join(c["source"]) for c in nb["cells"] if "R.probe_section" in "".join(c["source"])]
     shown = []
-    scope = {"R": reporting, "cmp": cmp, "probe_folds": "speaker", "probe_k": 2, "probe_target": "emotion", "n_boot": 20,
+    scope = {"R": reporting, "cmp": cmp, "probe_scheme": "speaker", "probe_folds": 2, "probe_target": "emotion", "n_boot": 20,
              "HTML": HTML, "display": lambda h: shown.append(h.data)}
     exec(cell, scope)
     assert f"<h3>Probe on run B</h3><p><b>Note:</b> {reporting.esc(note)}.</p>" in shown[1]

@@ -29,12 +29,12 @@ def test_all_problems_of_the_p_list_are_said_in_one_refusal(tmp_path, capsys):
 
 def test_a_yes_no_where_a_count_is_expected_is_refused_as_typed():
     with pytest.raises(ConfigError) as info:
-        parse_params(["probe_k=true", "n_boot=0", "top=5", "n_boot=7"], template="checkpoint_comparison")
+        parse_params(["probe_folds=true", "n_boot=0", "top=5", "n_boot=7"], template="checkpoint_comparison")
     msg = info.value.message
-    assert "parameter probe_k='true' is not a whole number from 2 to 100,000 (it reads as a yes/no)" in msg
+    assert "parameter probe_folds='true' is not a whole number from 2 to 100,000 (it reads as a yes/no)" in msg
     assert "True" not in msg and "parameter n_boot is given twice ('0', then '7')" in msg
     assert "parameter n_boot='0' is not a whole number from 1 to 100,000" in msg and "top" not in msg
-    assert parse_params(["probe_k=3", "top=5"], template="checkpoint_comparison") == {"probe_k": 3, "top": 5}
+    assert parse_params(["probe_folds=3", "top=5"], template="checkpoint_comparison") == {"probe_folds": 3, "top": 5}
     with pytest.raises(ConfigError, match="n_boot is given 3 times \\('1', '2', then '3'\\)"):
         parse_params(["n_boot=1", "n_boot=2", "n_boot=3"])
 

@@ -207,10 +207,10 @@ def test_report_refuses_a_single_probe_fold_before_the_notebook_starts():
     from workbench.views.report_run import check_params
 
     with pytest.raises(ConfigError) as e:
-        check_params("checkpoint_comparison", {"probe_k": 1})
-    assert "parameter probe_k=1 is not a whole number from 2 to 100,000." in e.value.message
-    assert "-p probe_k=5 (the default)" in e.value.fix
-    check_params("checkpoint_comparison", {"probe_k": 2, "top": 1})  # one row listed is fine
+        check_params("checkpoint_comparison", {"probe_folds": 1})
+    assert "parameter probe_folds=1 is not a whole number from 2 to 100,000." in e.value.message
+    assert "-p probe_folds=5 (the default)" in e.value.fix
+    check_params("checkpoint_comparison", {"probe_folds": 2, "top": 1})  # one row listed is fine
 
 
 def test_the_per_class_table_heads_f1_as_its_flags_do_and_keeps_long_class_names_in_their_column():

@@ -128,6 +128,18 @@ def plot_risk_coverage(report, *, ax=None):
     return fig
 
 
+def _room_for_legend(ax, legend, *, top: float) -> None:
+    """Headroom above the size labels (the highest at ``top`` in data units, one 7-point line tall) for the legend at the
+    axes' top, measured: a fixed y-limit of 1.55 left the legend's five lines (two scores of two lines, the target) over
+    the labels of the intervals that reach 1 (walk15, the demo run's figure)."""
+    renderer = ax.figure.canvas.get_renderer()
+    ax.figure.tight_layout()  # as the figure is written: the title's lines and the ticks shrink the axes, not the legend
+    height = ax.get_window_extent(renderer).height
+    legend_share = legend.get_window_extent(renderer).height / height
+    label_share = 12 / 72 * ax.figure.dpi / height  # one 7-point label with its white box
+    ax.set_ylim(0, max(1.3, top / max(1 - legend_share - label_share - 0.03, 0.25)))
+
+
 def plot_set_sizes(report, *, ax=None):
     """Conformal sets per true class (LAC and APS): the coverage with its exact binomial 95 % interval, against the
     target 1 − alpha (dashed line); each bar labelled with its mean set size, each class with its n.
@@ -192,11 +204,9 @@ def plot_set_sizes(report, *, ax=None):
     ticks = [plain_text(c) + (f"\nn={first[c]['n']}" + (", too few to check" if first[c]["check"] == COVERAGE_TOO_FEW else "")
                               if c in first else "") for c in classes]
     ax.set_xticks(x, ticks, rotation=30, ha="right", fontsize=9)
-    # headroom above the highest interval (1) for the size labels and the legend, which must not cover them
-    ax.set_ylim(0, 1.55)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("coverage of the true class", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", ncol=1, frameon=False)
+    legend = ax.legend(fontsize=7, loc="upper left", ncol=1, frameon=False)
     title = plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (exact 95 % intervals; labels: mean set size)")
     skipped = getattr(report, "conformal_skipped", None) or {}
     if skipped:  # a score that was not run says so on the figure too (two classes: APS skipped, LAC only)
@@ -204,4 +214,5 @@ def plot_set_sizes(report, *, ax=None):
         title += "\n" + plain_text(f"{', '.join(k.upper() for k in skipped)} sets skipped ({reason}): "
                                    f"{', '.join(k.upper() for k in scores)} only")
     _flag_title(ax, title, flags, fontsize=10)  # the failed checks on lines of their own, in crimson, as the other figures
+    _room_for_legend(ax, legend, top=1.02)
     return fig

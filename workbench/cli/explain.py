@@ -77,7 +77,9 @@ def add_explain(sub: Any) -> Any:
                    help=f"class to explain: one of the model's labels ({', '.join(LABEL_KEYS)} for emotion2vec+; a fine-tuned "
                         "head's own) (default: the predicted one)")
     p.add_argument("--method", default="all", choices=[*METHODS, "all"], help="attribution method")
-    p.add_argument("--steps", type=int, default=20, help="points on each deletion/insertion curve")
+    p.add_argument("--steps", type=int, default=20, metavar="N",
+                   help="equal steps of each deletion/insertion curve, from nothing to all of the clip removed: N steps are "
+                        "N + 1 points (2 to 200)")
     p.add_argument("--randomisation", default="full", choices=["full", "cascading", "none"],
                    help="model-randomisation sanity check (none skips it, and every output says so; it costs one attribution per stage)")
     p.add_argument("--words", default=None, help="word alignment (TextGrid, CTM, SRT/WebVTT …): the words row of the figure and "

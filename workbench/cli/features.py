@@ -162,8 +162,11 @@ def _probe(args, rf, measured, report: dict, say):
         flat = probed[~probed["carried"]]
         report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0 or lies "
                                        f"below it, or q ≥ {fix['fdr']:g} ({fix['words']}), so the embeddings do not measurably "
-                                       f"carry them (carried False): {', '.join(flat['cue'].astype(str))}")
-        say(f"!! {report['probe_not_carried']}")
+                                       f"carry them (carried False): ")
+        names = list(flat["cue"].astype(str))  # 88 eGeMAPS names in one line were a screenful nobody read
+        more = f", … and {len(names) - SHOWN} more (the carried column{_ALL})" if len(names) > SHOWN else ""
+        say(f"!! {report['probe_not_carried']}{', '.join(names[:SHOWN])}{more}")
+        report["probe_not_carried"] += ", ".join(names)  # --json names them all
     for note in sorted(set(probe.loc[probe["folds"] > 0, "note"]) - {""}):  # too few speakers to resample
         say(f"!! R² intervals: {note}")
     skipped = probe[probe["folds"] == 0]  # a NaN row in the table said nothing of why

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from workbench.demo import run_demo
 from workbench.views.reporting import parse_params, run_report
@@ -35,7 +36,11 @@ def add_demo(sub) -> None:
 
 def cmd_report(args) -> int:
     check_out_dir(args.out)
-    paths = run_report(args.template, parse_params(args.param, template=args.template), out=args.out)
+    notes: list[str] = []
+    params = parse_params(args.param, template=args.template, notes=notes)
+    for note in notes:  # an old parameter name, read as its new one
+        print(f"note: {note}", file=sys.stderr)
+    paths = run_report(args.template, params, out=args.out)
     metrics = loads_json(paths["metrics"].read_text(encoding="utf-8"))
     banner(metrics.get("random_weights") or paths.get("random_weights"))  # a notebook that writes no metrics too
     print(f"report: {paths['html']} ({size_text(paths['html'].stat().st_size)}, self-contained)")

@@ -231,12 +231,14 @@ def plot_worst(summary: dict, ax: Any = None):
     skipped = sum(m.get("randomisation_skipped", 0) for m in summary["methods"].values())
     if skipped:  # green then means "passed the checks that ran": say which one did not
         head += f" · ⚠ model randomisation check skipped for {skipped} of {sum(m['cases'] for m in summary['methods'].values())} maps"
-    if summary.get("warning"):
-        head += "\n⚠ " + summary["warning"]
+    # the warning wrapped on its own lines: cut with the heading's four, a head's random-weights warning ended
+    # "…its…" on the demo run (walk15), the flag itself cut short
+    parts = [head, *(["⚠ " + summary["warning"]] if summary.get("warning") else [])]
     color = "crimson" if summary.get("warning") else "black"
     if own:  # the heading spans the figure, wrapped to its width
-        ax.figure.suptitle(fit_title(head, fontsize=8, width_in=ax.figure.get_figwidth() * 0.95), fontsize=8, x=0.01, ha="left", color=color)
+        width = ax.figure.get_figwidth() * 0.95
+        ax.figure.suptitle("\n".join(fit_title(p, fontsize=8, width_in=width) for p in parts), fontsize=8, x=0.01, ha="left", color=color)
     else:  # a caller's axes: wrapped to the axes' own width
         width = ax.get_position().width * ax.figure.get_figwidth()
-        ax.set_title(fit_title(head, fontsize=8, width_in=width), fontsize=8, loc="left", color=color)
+        ax.set_title("\n".join(fit_title(p, fontsize=8, width_in=width) for p in parts), fontsize=8, loc="left", color=color)
     return ax.figure

@@ -100,6 +100,16 @@ WIDGET_NOTE = ("<p class='wb-widget'><i>[An interactive widget: it runs only in 
                "JupyterLab (<code>jupyter lab</code>) to use it; a static page cannot show it.]</i></p>")
 
 
+def widget_note(notebook: str | None = None) -> str:
+    """What a static page shows for a widget; with ``notebook`` (the executed notebook's file name, beside the page) the
+    note names the file to open and the command: "open this notebook" on a page left a newcomer looking for which."""
+    if not notebook:
+        return WIDGET_NOTE
+    return ("<p class='wb-widget'><i>[An interactive widget: it runs only in a live notebook. Open this page's notebook, "
+            f"<code>{esc(notebook)}</code> in this page's folder, in JupyterLab (<code>jupyter lab {esc(notebook)}</code>, "
+            "run from that folder) to use it; a static page cannot show it.]</i></p>")
+
+
 #: a table cell holding one long token with slashes (a run folder's absolute path): a line may break after
 #: each slash.  Unbroken, the checkpoint comparison's Runs table was wider than the page and hid its last column
 #: behind a scroll bar
@@ -111,7 +121,8 @@ def breakable_paths(html: str) -> str:
     return _LONG_PATH.sub(lambda m: m.group(1) + m.group(2).replace("/", "/<wbr>") + m.group(3) if "/" in m.group(2) else m.group(0), html)
 
 
-def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequence[tuple[str, str]] = ()) -> str:
+def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequence[tuple[str, str]] = (),
+                  notebook: str | None = None) -> str:
     """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
 
     Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
@@ -119,7 +130,8 @@ def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequ
     outputs are escaped, their terminal colour codes dropped.  ``random_weights``: the report read a run scored with
     random weights, so the page says so first (once: a section that shows the banner itself keeps its own).
     ``overlap``: the training-data warnings of the runs it read, ``(run, warning)``, said under that banner unless a
-    section says the warning itself.
+    section says the warning itself.  ``notebook``: the executed notebook's file name beside the page, named in the note
+    shown for each widget (:func:`widget_note`).
     """
     import mistune
 
@@ -146,7 +158,7 @@ def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequ
                 elif "text/markdown" in data:
                     parts.append(render(data["text/markdown"]))
                 elif WIDGET_MIME in data:  # its text/plain is the widget's Python repr ("VBox(children=(HTML(value=…")
-                    parts.append(WIDGET_NOTE)
+                    parts.append(widget_note(notebook))
                 elif "text/plain" in data:
                     parts.append(f"<pre>{output_text(data['text/plain'])}</pre>")
     unsaid = [run + w for run, w in overlap if not any(esc(w) in p for p in parts)]

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from workbench.serialize import load_yaml_text, shown
 from workbench.views.html import notebook_html
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+#: the widget notebooks of a checkout (absent from an installed package)
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 #: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
 PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
 LOG_NAME = "report.log"
@@ -63,17 +66,20 @@ def template_parameter_help() -> str:
     ``parameters`` cell (read as JSON, papermill not imported): `workbench report --help` named only ``run_dir``, so
     ``baseline``, ``fusion`` or ``run_dirs`` were found by reading the notebooks."""
     lines = ["Parameters (-p NAME=VALUE) of each template, NAME=default: what it is:"]
-    for path in sorted(TEMPLATES.glob("*.ipynb")):
+    # in a checkout, the widget notebooks too: `report notebooks/05_long_audio.ipynb` took path= and segment_dir=, said
+    # nowhere but in the notebook's first cell
+    shipped = sorted(NOTEBOOKS.glob("[0-9]*.ipynb")) if NOTEBOOKS.is_dir() else []
+    for path in [*sorted(TEMPLATES.glob("*.ipynb")), *shipped]:
         cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
         cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
         source = "".join(cell["source"]) if cell else ""
         found = [m for line in source.splitlines() if (m := _PARAM_LINE.match(line.strip())) and m[1] != "report_dir"]
-        lines.append(f"  {path.stem}:")
+        lines.append(f"  {path.stem if path.parent == TEMPLATES else 'notebooks/' + path.name}:")
         lines += [f"    {m[1]}={m[2]}" + (f": {m[3]}" if m[3] else "") for m in found]
     return "\n".join(lines)
 
 
-def parse_params(pairs: list[str], template: str | os.PathLike | None = None) -> dict:
+def parse_params(pairs: list[str], template: str | os.PathLike | None = None, notes: list | None = None) -> dict:
     """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings.  ``None`` and
     ``none`` are null too: the templates say "None skips …" in Python's spelling, and YAML read it as the string
     ``'None'``, which turned ``-p probe_folds=None`` into a probe with an unknown scheme instead of none.  Values are
@@ -81,7 +87,9 @@ def parse_params(pairs: list[str], template: str | os.PathLike | None = None) ->
     expanded to gigabytes) or a number of thousands of digits (``unexpected ValueError``) stays the text it was typed
     as.  A name given twice is refused (the last one won without a word).  With ``template``, the values are also
     checked against it (:func:`check_params`), and every problem of the list (not key=value, a name given twice, an
-    unknown name, a bad value) is said in one refusal: they were refused one at a time, so a user met them in turn."""
+    unknown name, a bad value) is said in one refusal: they were refused one at a time, so a user met them in turn.
+    A template's old parameter name (:data:`RENAMED_PARAMS`) is read as its new one, and ``notes`` (a list) receives
+    one line per such name, for the caller to print."""
     out, typed, problems = {}, {}, []  # typed: each value as it was typed, for the refusals
     given: dict[str, list[str]] = {}
     bare: list[str] = []  # the ones without "=", said in one problem (300 of them were 300 problems, 12 KB of one line)
@@ -119,9 +127,48 @@ def parse_params(pairs: list[str], template: str | os.PathLike | None = None) ->
             problems.append((f"parameter {k} is given {'twice' if len(values) == 2 else f'{len(values)} times'} ({shown_values}); "
                              "which one counts would be a guess", f"pass -p {k}=… once"))
     if template is not None:
-        problems += param_problems(template, out, typed)
+        out, said, renaming = renamed_params(template, out)
+        typed = {RENAMED_PARAMS.get(Path(str(template)).stem, {}).get(k, k): v for k, v in typed.items()}
+        problems += renaming + param_problems(template, out, typed)
+        if notes is not None:
+            notes += said
     refuse_params(problems)
     return out
+
+
+#: a template's parameters renamed, old name -> new name: checkpoint_comparison's ``probe_folds`` held a fold SCHEME and
+#: ``probe_k`` a fold COUNT, where every command says ``--scheme`` and ``--folds``; the old count name still works
+RENAMED_PARAMS = {"checkpoint_comparison": {"probe_k": "probe_folds"}}
+#: (template, name) -> the parameter that name meant before: ``-p probe_folds=speaker`` (a scheme, or None to skip the
+#: probe) is refused naming ``probe_scheme``, never read as a count
+REUSED_PARAMS = {("checkpoint_comparison", "probe_folds"): "probe_scheme"}
+
+
+def _checked_params(src: Path, params: dict | None) -> dict:
+    """``params`` for the template ``src`` with its old names given their new ones (a FutureWarning each), checked."""
+    params, notes, problems = renamed_params(src, dict(params or {}))
+    refuse_params(problems)
+    for note in notes:
+        warnings.warn(note, FutureWarning, stacklevel=3)
+    check_params(src, params)
+    return params
+
+
+def renamed_params(template: str | os.PathLike, params: dict) -> tuple[dict, list[str], list[tuple[str, str]]]:
+    """``params`` with ``template``'s old names (:data:`RENAMED_PARAMS`) given their new ones; a note for each one
+    renamed (said as deprecated), and a (problem, fix) where the old and the new name are both given."""
+    renames = RENAMED_PARAMS.get(Path(str(template)).stem, {})
+    out, notes, problems = {}, [], []
+    for k, v in params.items():
+        new = renames.get(k)
+        if new is None:
+            out.setdefault(k, v)
+        elif new in params:
+            problems.append((f"parameter {k} is the old name of {new}, and both are given", f"pass -p {new}=… alone"))
+        else:
+            out[new] = v
+            notes.append(f"-p {k} is deprecated: it is now -p {new} ({new}={v!r} used)")
+    return out, notes, problems
 
 
 def refuse_params(problems: list[tuple[str, str]]) -> None:
@@ -145,7 +192,7 @@ LIST_PATH_PARAMS = ("run_dirs",)
 MAX_COUNT_PARAM = 100_000
 #: counts that need more than 1: folds (-p probe_k=1 passed, and the page said "Probe not evaluated … pass folds=5", a
 #: Python argument, not the report's -p probe_k)
-MIN_COUNT_PARAM = {"probe_k": 2}
+MIN_COUNT_PARAM = {"probe_folds": 2}
 #: parameters that are text, never a path: `-p title=runs` in a folder holding runs/ was titled '/home/…/runs'
 TEXT_PARAMS = ("title",)
 
@@ -189,6 +236,11 @@ def param_problems(template: str | os.PathLike, params: dict, typed: dict | None
             continue
         value, default, least = params[name], str(spec.get("default")), MIN_COUNT_PARAM.get(name, 1)
         as_typed = shown(typed[name]) if name in typed else shown(value)
+        meant = REUSED_PARAMS.get((Path(str(template)).stem, name))
+        if meant and (value is None or isinstance(value, str)):  # the old meaning of the name: a scheme, or None
+            problems.append((f"parameter {name}={as_typed} reads as a fold scheme, but {name} is now the number of folds "
+                             f"(as --folds); the scheme is {meant}", f"pass -p {meant}={shown(str(typed.get(name, value)))[1:-1]} (and -p {name}=N for the count)"))
+            continue
         # a yes/no parameter (its default True or False) given another value: `-p fusion=maybe` ran the report up to the
         # cell that reads it, then failed there and left a _FAILED folder
         if default in ("True", "False") and not isinstance(value, bool):
@@ -351,7 +403,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     import papermill as pm
 
     src = template_path(template)
-    check_params(src, params or {})
+    params = _checked_params(src, params)
     params = resolve_params(dict(params or {}))
     name = src.stem
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
@@ -390,7 +442,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     random_weights, overlap = read_random_weights(params, report_dir, src), read_training_overlap(params)
-    files.write_text(html_path, notebook_html(_published_notebook(nb_out, src), title=name, random_weights=random_weights, overlap=overlap))
+    files.write_text(html_path, notebook_html(_published_notebook(nb_out, src), title=name, random_weights=random_weights, overlap=overlap, notebook=nb_out.name))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
