@@ -135,7 +135,8 @@ class ListenerReport:
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
                          + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or NO_MAJORITY} "
-                                   f"({listeners_words(r['agreement'], r['n_raters'])}), "
+                                   # without a majority the count is the most chosen category's (it read as unexplained)
+                                   f"({'' if r['listener_majority'] else 'the most chosen category: '}{listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]

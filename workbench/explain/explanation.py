@@ -284,7 +284,7 @@ def pick_top_evidence(expl: "Explanation", span_s: float = 0.3) -> tuple[tuple[f
         span = top_evidence_span(expl.attributions[m].frame_relevance, span_s)
         if span is not None:
             return span, m, f"from {m}, the most faithful method that passed its checks"
-    return None, None, (f"no span supports this class: {', '.join(passed)} find(s) no window of positive evidence for "
+    return None, None, (f"no span supports this class: {', '.join(passed)} find{'s' if len(passed) == 1 else ''} no window of positive evidence for "
                         f"'{expl.target}' (every {span_s:.2f} s window sums to zero or less)")
 
 
