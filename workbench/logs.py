@@ -177,6 +177,8 @@ def _why(exc: OSError) -> str:
     """Why a log file cannot be opened, in words (a link: said as such, not as 'Too many levels of symbolic links')."""
     if exc.errno == errno.ELOOP:
         return "it is a symbolic link, which the workbench does not write through"
+    if exc.errno == errno.ENXIO:  # files.open_append's O_NONBLOCK open of a FIFO without a reader
+        return "it is a named pipe (FIFO) that no process reads, so writing to it would wait for ever"
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
