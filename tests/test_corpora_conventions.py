@@ -508,7 +508,7 @@ def _json_labels(tmp_path, text: str, name: str = "labels_consensus.json") -> Pa
 
 @pytest.mark.parametrize("text, said", [
     ('{"a.wav": {"EmoClass": ' + "[" * 100_000 + "]" * 100_000 + "}}", "nests deeper than a JSON reader goes"),
-    ('{"a.wav": {"EmoClass": "A", "EmoAct": NaN, "EmoVal": Infinity}}', "holds NaN (2 time(s)), which is no JSON number"),
+    ('{"a.wav": {"EmoClass": "A", "EmoAct": NaN, "EmoVal": Infinity}}', "holds Infinity and NaN (2 time(s)), which JSON has no number for"),
     ('{"a.wav": {"EmoClass": "A", "Split_Set": ["Train"]}}', "gives Split_Set of 'a.wav' as a list"),
     ('{"a.wav": {"EmoClass": "A", "EmoAct": true}}', "gives EmoAct of 'a.wav' as true"),
     ('{"../x.wav": {"EmoClass": "A"}}', "is keyed by 1 name(s) that are no file name (first: '../x.wav')"),

@@ -114,8 +114,8 @@ def _json_table(p: Path, fix: str) -> dict:
     if twice:
         raise ConfigError(f"names {shown(twice[0], 60)} twice ({len(twice)} repeated key(s)).", source=str(p), fix=fix)
     if constants:
-        raise ConfigError(f"holds {constants[0]} ({len(constants)} time(s)), which is no JSON number (Python's reader takes it, "
-                          "other readers refuse it).", source=str(p), fix=fix)
+        raise ConfigError(f"holds {' and '.join(sorted(set(constants)))} ({len(constants)} time(s)), which JSON has no number for "
+                          "(Python's reader takes it, other readers refuse it).", source=str(p), fix=fix)
     if long:
         raise ConfigError(f"has a key or text of more than {FIELD_MAX_CHARS:,} characters (under {shown(long[0], 60)}); the cap "
                           "for a field of a labels file is the CSV tables' one.", source=str(p), fix=fix)
