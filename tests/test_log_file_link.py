@@ -92,3 +92,18 @@ def test_a_log_file_that_is_a_fifo_someone_reads_takes_the_lines(tmp_path, monke
         assert b"piped" in os.read(reader, 65536)
     finally:
         os.close(reader)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no UNIX sockets here")
+def test_a_log_file_that_is_a_socket_is_named_a_socket(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from workbench.logs import routed_logs
+
+    path = tmp_path / "wb.log"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        monkeypatch.setenv("WORKBENCH_LOG", str(path))
+        with routed_logs():
+            logging.getLogger("workbench.test").warning("a line")
+    assert "(it is a socket, which is no file to write lines into)" in capsys.readouterr().err
