@@ -152,7 +152,9 @@ def consensus_rows(labels: Path) -> list[dict]:
     no_class = [name for name, fields in table.items() if "EmoClass" not in fields]
     if no_class:
         raise ConfigError(f"has no EmoClass for {len(no_class)} file(s) (first: {shown(no_class[0], 60)}).", source=str(labels), fix=fix)
-    return [{**{k: _text(v, labels, name, k) for k, v in fields.items()}, "FileName": name} for name, fields in table.items()]
+    for name, fields in table.items():  # in place: a second dict per row made 2,000,000 rows peak at 2.34 GB, not 2.07
+        fields.update({k: _text(v, labels, name, k) for k, v in fields.items()}, FileName=name)
+    return list(table.values())
 
 
 def _json_ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
