@@ -546,3 +546,14 @@ def test_msp_podcast_json_with_more_objects_than_a_table_has_rows_is_refused_bef
     monkeypatch.setattr(msp_podcast.json, "loads", lambda *a, **k: pytest.fail("parsed"))
     with pytest.raises(ConfigError, match="holds 21 objects and 40 values; the cap for a labels file is 10"):
         msp_podcast.consensus_rows(p)
+
+
+def test_msp_podcast_ratings_off_the_1_to_7_scale_are_left_out_of_the_means_and_said(tmp_path):
+    """A rating of 1e308 made the file's msp_act_mean 5e307 and 'inf' an infinite msp_val_mean, silently (hostile15)."""
+    (tmp_path / "labels_detailed.csv").write_text("FileName,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,5,2,4\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,1e308,inf,\n")
+    report = read_votes("msp-podcast", tmp_path / "labels_detailed.csv")
+    rec = report.records["MSP-PODCAST_0001_0008"]
+    assert (rec["msp_act_mean"], rec["msp_val_mean"], rec["msp_dom_mean"]) == (5.0, 2.0, 4.0)
+    assert "2 rating(s) off the corpus's 1–7 scale (or not numbers) were left out of the means" in report.summary()

@@ -318,7 +318,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
     dimensions are kept as ``msp_consensus_*``.
     """
     p = corpus_file(detailed, "labels_detailed.csv")
-    report = ReadReport({}, str(p))
+    report, off_scale = ReadReport({}, str(p)), []
     by_file: dict[str, list[tuple[str, dict[str, str]]]] = {}
     for name, primary, dims in _ratings(p):
         by_file.setdefault(name, []).append((primary, dims))
@@ -326,7 +326,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
         counts, unmapped, raw_max = vote([primary for primary, _ in rs], VOTE_CLASSES, report)
         rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
         for dim in ("act", "val", "dom"):
-            xs = [as_float(dims.get(dim)) for _, dims in rs]
+            xs = [_on_scale(dims.get(dim), f"{name} Emo{dim.title()}", off_scale) for _, dims in rs]
             xs = [x for x in xs if x == x]
             rec[f"msp_{dim}_mean"] = sum(xs) / len(xs) if xs else NAN
         report.records[name] = rec
@@ -339,8 +339,21 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
             rec["msp_consensus_class"] = r["EmoClass"]
             for col in ("EmoAct", "EmoVal", "EmoDom"):
                 if col in r:
-                    rec[f"msp_consensus_{col[3:].lower()}"] = as_float(r[col])
+                    rec[f"msp_consensus_{col[3:].lower()}"] = _on_scale(r[col], f"{r['FileName']} {col} (consensus)", off_scale)
+    if off_scale:
+        report.notes.append(f"{len(off_scale)} rating(s) off the corpus's 1–7 scale (or not numbers) were left out of the means "
+                            f"(first: {'; '.join(off_scale[:5])})")
     return report
+
+
+def _on_scale(raw: object, where: str, off_scale: list[str]) -> float:
+    """A rating on the corpus's 1–7 scale as a float; NaN for an empty cell, and for a value off the scale or no number
+    (``1e308`` made a file's ``msp_act_mean`` 5e307, ``inf`` an infinite one), named in ``off_scale``."""
+    value = as_float(raw)
+    if value == value and 1.0 <= value <= 7.0 or raw is None or not str(raw).strip():
+        return value
+    off_scale.append(f"{where}={shown(str(raw), 20)}")
+    return NAN
 
 
 #: the listener files this module reads: format name → (reader, its options, what the file is)
