@@ -557,3 +557,11 @@ def test_msp_podcast_ratings_off_the_1_to_7_scale_are_left_out_of_the_means_and_
     rec = report.records["MSP-PODCAST_0001_0008"]
     assert (rec["msp_act_mean"], rec["msp_val_mean"], rec["msp_dom_mean"]) == (5.0, 2.0, 4.0)
     assert "2 rating(s) off the corpus's 1–7 scale (or not numbers) were left out of the means" in report.summary()
+
+
+def test_msp_podcast_detailed_json_naming_one_segment_under_two_keys_is_refused(tmp_path):
+    """'x.wav' and 'x.WAV' (or 'x') are two keys of one segment: their raters were pooled into one record (hostile15)."""
+    p = _json_labels(tmp_path, '{"MSP-PODCAST_0001_0008.wav": {"W1": {"EmoClass_Major": "Angry"}},'
+                               ' "MSP-PODCAST_0001_0008.WAV": {"W1": {"EmoClass_Major": "Sad"}}}', "labels_detailed.json")
+    with pytest.raises(ConfigError, match="names one segment twice, as 'MSP-PODCAST_0001_0008.wav' and 'MSP-PODCAST_0001_0008.WAV'"):
+        read_votes("msp-podcast", p)

@@ -161,8 +161,11 @@ def _json_ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
     """``labels_detailed.json``: ``{file name: {worker: {"EmoClass_Major": "Angry", "EmoClass_Second": …, "EmoAct": …,
     "EmoVal": …, "EmoDom": …}}}`` (1.6 on; ``EmoClass`` for the primary class read too), as :func:`_ratings` rows."""
     fix = "pass Labels/labels_detailed.json as distributed (or labels_detailed.csv)."
-    out = []
+    out, stems = [], {}
     for name, workers in _json_table(p, fix).items():
+        if (other := stems.setdefault(Path(name).stem, name)) != name:  # one record per stem: two keys' ratings were pooled
+            raise ConfigError(f"names one segment twice, as {shown(other, 60)} and {shown(name, 60)}: their ratings would be "
+                              "counted as one file's.", source=str(p), fix=fix)
         for worker, rating in workers.items():
             cls = rating.get("EmoClass_Major", rating.get("EmoClass")) if isinstance(rating, dict) else None
             if cls is None:
