@@ -20,7 +20,7 @@ import soundfile as sf
 from conftest import speech_like
 from workbench.analysis.finetune.data import row_targets
 from workbench.cli import main
-from workbench.data.corpora import class_name, crema_d, esd, for_labels, import_emobox, item_class, prepare
+from workbench.data.corpora import class_name, crema_d, esd, for_labels, import_emobox, item_class, msp_podcast, prepare
 from workbench.data.listeners import read_votes
 from workbench.data.manifest import read_manifest
 from workbench.data.votes import attach
@@ -495,3 +495,73 @@ def test_msp_podcast_labels_detailed_json_naming_a_worker_twice_for_a_file_is_re
         '{"MSP-PODCAST_0001_0008.wav": {"WORKER00001": {"EmoClass_Major": "Angry"}, "WORKER00001": {"EmoClass_Major": "Sad"}}}')
     with pytest.raises(ConfigError, match="names 'WORKER00001' twice"):
         read_votes("msp-podcast", tmp_path / "labels_detailed.json")
+
+
+# ---------------------------------------------------------------------------
+# MSP-Podcast's JSON labels files given by someone else (hostile15)
+# ---------------------------------------------------------------------------
+def _json_labels(tmp_path, text: str, name: str = "labels_consensus.json") -> Path:
+    (tmp_path / "Labels").mkdir(exist_ok=True)
+    (tmp_path / "Labels" / name).write_text(text)
+    return tmp_path / "Labels" / name
+
+
+@pytest.mark.parametrize("text, said", [
+    ('{"a.wav": {"EmoClass": ' + "[" * 100_000 + "]" * 100_000 + "}}", "nests deeper than a JSON reader goes"),
+    ('{"a.wav": {"EmoClass": "A", "EmoAct": NaN, "EmoVal": Infinity}}', "holds Infinity and NaN (2 time(s)), which JSON has no number for"),
+    ('{"a.wav": {"EmoClass": "A", "Split_Set": ["Train"]}}', "gives Split_Set of 'a.wav' as a list"),
+    ('{"a.wav": {"EmoClass": "A", "EmoAct": true}}', "gives EmoAct of 'a.wav' as true"),
+    ('{"../x.wav": {"EmoClass": "A"}}', "is keyed by 1 name(s) that are no file name (first: '../x.wav')"),
+    ('{"a.wav": {"EmoClass": "' + "A" * 10_001 + '"}}', "has a key or text of more than 10,000 characters"),
+])
+def test_msp_podcast_consensus_json_hostile_forms_are_refused_naming_the_file(tmp_path, text, said):
+    """A 10^5-deep file ended in 'unexpected RecursionError'; NaN/Infinity, a list, true, a path as the key and a
+    20,000-character cell were read as text ('nan', "['Train']", 'True')."""
+    p = _json_labels(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        msp_podcast.consensus_rows(p)
+    assert said in str(err.value) and str(p) in str(err.value)
+
+
+def test_msp_podcast_detailed_json_infinity_is_refused_not_a_mean(tmp_path):
+    p = _json_labels(tmp_path, '{"a.wav": {"W1": {"EmoClass_Major": "Angry", "EmoAct": Infinity}}}', "labels_detailed.json")
+    with pytest.raises(ConfigError, match="holds Infinity"):
+        read_votes("msp-podcast", p)  # msp_act_mean was inf
+
+
+def test_msp_podcast_consensus_json_speaker_12_and_12_0_are_one_speaker(tmp_path):
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav")
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0002_0003.wav", seed=1)
+    _json_labels(tmp_path, '{"MSP-PODCAST_0001_0008.wav": {"EmoClass": "A", "SpkrID": 12},'
+                           ' "MSP-PODCAST_0002_0003.wav": {"EmoClass": "N", "SpkrID": 12.0}}')
+    items = by_id(prepare("msp-podcast", tmp_path))
+    assert items["MSP-PODCAST_0001_0008"].speaker == items["MSP-PODCAST_0002_0003"].speaker == "msp_12"  # was msp_12.0
+
+
+def test_msp_podcast_json_with_more_objects_than_a_table_has_rows_is_refused_before_parsing(tmp_path, monkeypatch):
+    """14 million entries in 450 MB took 5.5 GB to parse: the objects are counted in the bytes first (the bound is
+    lowered here to keep the file small)."""
+    monkeypatch.setattr(msp_podcast, "JSON_MAX_OBJECTS", 10)
+    p = _json_labels(tmp_path, "{" + ",".join(f'"{i}.wav": {{"EmoClass": "A"}}' for i in range(20)) + "}")
+    monkeypatch.setattr(msp_podcast.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    with pytest.raises(ConfigError, match="holds 21 objects and 40 values; the cap for a labels file is 10"):
+        msp_podcast.consensus_rows(p)
+
+
+def test_msp_podcast_ratings_off_the_1_to_7_scale_are_left_out_of_the_means_and_said(tmp_path):
+    """A rating of 1e308 made the file's msp_act_mean 5e307 and 'inf' an infinite msp_val_mean, silently (hostile15)."""
+    (tmp_path / "labels_detailed.csv").write_text("FileName,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,5,2,4\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,1e308,inf,\n")
+    report = read_votes("msp-podcast", tmp_path / "labels_detailed.csv")
+    rec = report.records["MSP-PODCAST_0001_0008"]
+    assert (rec["msp_act_mean"], rec["msp_val_mean"], rec["msp_dom_mean"]) == (5.0, 2.0, 4.0)
+    assert "2 rating(s) off the corpus's 1–7 scale (or not numbers) were left out of the means" in report.summary()
+
+
+def test_msp_podcast_detailed_json_naming_one_segment_under_two_keys_is_refused(tmp_path):
+    """'x.wav' and 'x.WAV' (or 'x') are two keys of one segment: their raters were pooled into one record (hostile15)."""
+    p = _json_labels(tmp_path, '{"MSP-PODCAST_0001_0008.wav": {"W1": {"EmoClass_Major": "Angry"}},'
+                               ' "MSP-PODCAST_0001_0008.WAV": {"W1": {"EmoClass_Major": "Sad"}}}', "labels_detailed.json")
+    with pytest.raises(ConfigError, match="names one segment twice, as 'MSP-PODCAST_0001_0008.wav' and 'MSP-PODCAST_0001_0008.WAV'"):
+        read_votes("msp-podcast", p)

@@ -71,6 +71,16 @@ def test_a_settings_file_linked_to_a_device_is_refused_by_what_it_is():
         read_bytes_capped("/dev/zero", max_bytes=1000)
 
 
+
+def test_a_file_larger_than_the_cap_is_refused_by_its_size_unread(tmp_path, monkeypatch):
+    """A 2 GB labels file was read up to the cap (512 MB, 3 s) before it was refused (hostile15)."""
+    big = tmp_path / "labels_consensus.json"
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)  # sparse: 1 GiB without writing it
+    monkeypatch.setattr("workbench.serialize._read_upto", lambda *a: pytest.fail("read before refusing"))
+    with pytest.raises(ConfigError, match="holds 1,073,741,824 bytes; the cap for a labels file is 1,000"):
+        read_bytes_capped(big, max_bytes=1000, what="a labels file")
+
 def _crema(tmp_path: Path, demographics: bytes) -> Path:
     root = tmp_path / "crema"
     _wav(root / "AudioWAV" / "1001_DFA_ANG_XX.wav")

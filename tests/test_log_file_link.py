@@ -53,3 +53,57 @@ def test_the_caches_logs_folder_that_is_a_link_is_not_written_into(tmp_path, mon
         logging.getLogger("workbench.test").warning("a line")
     assert list(elsewhere.iterdir()) == []
     assert "is a symbolic link, which the workbench does not write through" in capsys.readouterr().err
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+
+
+@needs_fifo
+def test_a_log_file_that_is_a_fifo_nobody_reads_does_not_hang_the_command(tmp_path):
+    """WORKBENCH_LOG naming a FIFO hung every command at the log's open (it waited for a reader for ever; hostile15).
+    Run in a child so that the old hang is a failed test, not a stuck suite."""
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "wb.log"
+    os.mkfifo(fifo)
+    code = ("import logging\nfrom workbench.logs import routed_logs\nwith routed_logs():\n"
+            "    logging.getLogger('workbench.test').warning('a line')\nprint('done')\n")
+    env = {**os.environ, "WORKBENCH_LOG": str(fifo), "WORKBENCH_CACHE": str(tmp_path / "cache")}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the log's open waited for a reader of the FIFO")
+    assert out.returncode == 0 and out.stdout == "done\n", out.stderr
+    assert "is a named pipe (FIFO) that no process reads" in out.stderr and "a line" in out.stderr
+
+
+@needs_fifo
+def test_a_log_file_that_is_a_fifo_someone_reads_takes_the_lines(tmp_path, monkeypatch):
+    from workbench.logs import routed_logs
+
+    fifo = tmp_path / "wb.log"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        monkeypatch.setenv("WORKBENCH_LOG", str(fifo))
+        with routed_logs():
+            logging.getLogger("workbench.test").warning("piped")
+        assert b"piped" in os.read(reader, 65536)
+    finally:
+        os.close(reader)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no UNIX sockets here")
+def test_a_log_file_that_is_a_socket_is_named_a_socket(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from workbench.logs import routed_logs
+
+    path = tmp_path / "wb.log"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        monkeypatch.setenv("WORKBENCH_LOG", str(path))
+        with routed_logs():
+            logging.getLogger("workbench.test").warning("a line")
+    assert "(it is a socket, which is no file to write lines into)" in capsys.readouterr().err

@@ -69,7 +69,7 @@ def _record():
                       "onnx-int8": {"seconds": 0.3, "ok": True, "agreement": good, "onnx_split": 2, "seconds_other_split": 0.4}}}
 
 
-@pytest.mark.parametrize("bad", [3, 0, True, "2", None])
+@pytest.mark.parametrize("bad", [3, 0, True, "2", None, 2.0])
 def test_a_record_with_an_edited_layout_is_not_used(bad):
     assert fastpath.record_problem(_record()) == ""
     record = _record()
@@ -102,3 +102,12 @@ def test_auto_loads_the_measured_layout_and_says_so(export, monkeypatch):
     assert "each batch cut in 2 parts" in fastpath.describe_auto(net.precision)
     record["paths"]["onnx-int8"]["onnx_split"] = 1
     assert ModelRef("tiny", device="cpu", dtype="auto").load().split == 1
+
+
+@pytest.mark.parametrize("path", ["float32", "bfloat16"])
+def test_a_record_giving_a_torch_path_a_split_layout_is_not_used(path):
+    """``onnx_split: 2`` written on a PyTorch path was taken: auto's line then said 'each batch cut in 2 parts run at
+    once, measured faster here' of a model that never cuts a batch (hostile15)."""
+    record = _record()
+    record["paths"].setdefault(path, {"seconds": 0.5, "ok": False})["onnx_split"] = 2
+    assert "on an ONNX path only" in fastpath.record_problem(record)

@@ -82,3 +82,25 @@ def test_a_parquet_integer_id_past_a_floats_precision_with_an_empty_cell_stays_t
     pq.write_table(pa.table({"id": ["a", "b"], "path": ["a.wav", "b.wav"], "speaker": pa.array([big, None], type=pa.int64())}),
                    tmp_path / "m.parquet")
     assert [it.speaker for it in read_manifest(tmp_path / "m.parquet")] == [str(big), ""]
+
+
+def test_one_speaker_in_thousands_of_forms_is_refused_with_a_few_of_them_listed():
+    """One speaker written 10,000 ways (leading zeros, trailing ones) across 10^6 rows made a 1.26 MB refusal that
+    listed every form (hostile15): a few are listed, the rest counted."""
+    from workbench.data.manifest_columns import speaker_forms
+
+    items = [Item(id=f"u{i}", path="a.wav", speaker="0" * i + "1") for i in range(1000)]
+    [entry] = speaker_forms(items)
+    assert entry.startswith("speaker 1 written 1000 ways: '1' (row 1, id u0), '01' (row 2, id u1)")
+    shown = entry.count("(row ")
+    assert shown <= 10 and entry.endswith(f" … and {1000 - shown} more") and len(entry) < 1000
+
+
+def test_a_speaker_form_of_thousands_of_characters_is_cut_in_the_refusal():
+    """A form (or an id) may be 10,000 characters long: each was printed whole, so ten such speakers made a refusal of
+    hundreds of kilobytes (hostile15)."""
+    from workbench.data.manifest_columns import speaker_forms
+
+    long_id = "i" * 9_000
+    [entry] = speaker_forms([Item(id="a", path="a.wav", speaker="1"), Item(id=long_id, path="b.wav", speaker="0" * 9_000 + "1")])
+    assert entry.startswith("speaker 1 written 2 ways: '1' (row 1, id a), '000") and len(entry) < 400

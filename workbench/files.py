@@ -437,9 +437,13 @@ def append_text(path: str | os.PathLike, text: str, *, root: str | os.PathLike |
 def open_append(path: str | os.PathLike, *, encoding: str | None = "utf-8", errors: str | None = None, mode: int = 0o644):
     """A text file object appending to ``path`` (created when missing), opened without following a link at its name
     (``O_NOFOLLOW``: a planted ``workbench.log`` → ``~/.bashrc`` is an ``OSError``, ELOOP, not a write into it); for a
-    handler that keeps the file open, where :func:`append_text` opens it per line."""
-    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | _CLOEXEC, mode)
+    handler that keeps the file open, where :func:`append_text` opens it per line.  A named pipe no process reads is
+    ``OSError`` ENXIO at once (``O_NONBLOCK``; without it the open waited for a reader for ever: ``WORKBENCH_LOG`` set
+    to a FIFO hung every command before its first line); one that a process reads is written as a file is."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(os.fspath(path), flags, mode)
     try:
+        os.set_blocking(fd, True)  # the writes wait as a file's do (a pipe's reader that lags is no lost line)
         return open(fd, "a", encoding=encoding, errors=errors)
     except BaseException:
         os.close(fd)

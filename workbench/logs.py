@@ -26,6 +26,7 @@ import errno
 import logging
 import logging.handlers
 import os
+import stat
 import sys
 import warnings
 from pathlib import Path
@@ -177,6 +178,10 @@ def _why(exc: OSError) -> str:
     """Why a log file cannot be opened, in words (a link: said as such, not as 'Too many levels of symbolic links')."""
     if exc.errno == errno.ELOOP:
         return "it is a symbolic link, which the workbench does not write through"
+    if exc.errno == errno.ENXIO:  # files.open_append's O_NONBLOCK open of a FIFO without a reader, or of a socket
+        if exc.filename and os.path.exists(exc.filename) and stat.S_ISSOCK(os.stat(exc.filename).st_mode):
+            return "it is a socket, which is no file to write lines into"
+        return "it is a named pipe (FIFO) that no process reads, so writing to it would wait for ever"
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 

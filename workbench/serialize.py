@@ -282,6 +282,9 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
             head = f.read(2)
             f.seek(0)
             gz = decompress and head == b"\x1f\x8b"
+            if not gz and os.fstat(f.fileno()).st_size > max_bytes:  # refused by its size, unread (a 2 GB file: 512 MB read)
+                raise ConfigError(f"holds {os.fstat(f.fileno()).st_size:,} bytes; the cap for {what} is {max_bytes:,}.",
+                                  source=source, fix="check that this is the file you meant, or split it.")
             stream = gzip.GzipFile(fileobj=f) if gz else f
             try:
                 data = _read_upto(stream, max_bytes + 1, None if gz else os.fstat(f.fileno()).st_size + 1)

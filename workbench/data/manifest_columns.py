@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 from workbench.errors import printable
+from workbench.serialize import cut_middle, shown
 
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
 #: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
@@ -81,6 +82,10 @@ def _reads_as(speaker: str) -> Any:
     return text
 
 
+#: the forms of one speaker an entry lists before "… and N more" (one speaker in 10,000 forms made a 1.26 MB message)
+FORMS_SHOWN = 5
+
+
 def speaker_forms(items: Iterable[Any]) -> list[str]:
     """Each speaker written in more than one form that reads as one (:func:`_reads_as`), as ``speaker 1 written 2 ways:
     '1' (row 1, id a), '1.0' (row 7, id g)``; rows count from 1.  Empty speakers are not compared."""
@@ -91,8 +96,9 @@ def speaker_forms(items: Iterable[Any]) -> list[str]:
     groups: dict[Any, list[str]] = {}
     for speaker in first:
         groups.setdefault(_reads_as(speaker), []).append(speaker)
-    return [f"speaker {printable(forms[0].strip())} written {len(forms)} ways: "
-            + ", ".join(f"{printable(repr(s))} (row {first[s][0]}, id {printable(first[s][1])})" for s in forms)
+    return [f"speaker {printable(cut_middle(forms[0].strip(), 80))} written {len(forms)} ways: "  # a form may be 10,000 characters
+            + ", ".join(f"{printable(shown(s))} (row {first[s][0]}, id {printable(cut_middle(first[s][1], 80))})" for s in forms[:FORMS_SHOWN])
+            + (f" … and {len(forms) - FORMS_SHOWN} more" if len(forms) > FORMS_SHOWN else "")
             for forms in groups.values() if len(forms) > 1]
 
 

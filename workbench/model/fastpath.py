@@ -482,8 +482,8 @@ def record_problem(record: dict) -> str:
                     and not (_seconds(p[k]) and (p[k] > 0 or k in ("start_seconds", "torch_import_seconds")))), None)
         if bad:
             return f"{name}.{bad} = {shown(p[bad])} is not a number of seconds in (0, {RECORD_MAX_SECONDS:g}]"
-        if p.get("onnx_split", 1) not in ONNX_SPLITS or isinstance(p.get("onnx_split"), bool):
-            return f"{name}.onnx_split = {shown(p['onnx_split'])} is not one of {', '.join(map(str, ONNX_SPLITS))}"
+        if "onnx_split" in p and (type(p["onnx_split"]) is not int or p["onnx_split"] not in ONNX_SPLITS or name not in ONNX_PATHS):
+            return f"{name}.onnx_split = {shown(p['onnx_split'])}: a layout is one of {', '.join(map(str, ONNX_SPLITS))}, on an ONNX path only"
         if not isinstance(p.get("start_imports_torch", False), bool):
             return f"{name}.start_imports_torch = {shown(p['start_imports_torch'])} is not true or false"
         if "agreement" in p and (why := _agreement_form_problem(p["agreement"])):

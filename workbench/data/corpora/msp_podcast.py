@@ -28,10 +28,11 @@ from pathlib import Path
 
 from workbench.data.corpora.common import audio_files, finish, rel, require_dir
 from workbench.data.manifest import Item, Manifest
+from workbench.data.manifest_columns import speaker_text
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
 from workbench.schema import split_role
-from workbench.serialize import read_bytes_capped, shown
+from workbench.serialize import FIELD_MAX_CHARS, read_bytes_capped, shown, TABLE_MAX_ROWS
 
 NAME = "msp-podcast"
 
@@ -54,6 +55,10 @@ CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv", "labels_conse
 
 #: the labels folder's names across releases (``Labels`` in most, ``labels`` in 1.9, ``label`` in 1.6), lower-cased
 LABEL_FOLDERS = ("labels", "label")
+#: a JSON labels file's bounds, counted in its bytes before it is parsed: a ``{`` per file and per rating (a rating a
+#: CSV row), a ``:`` per value (about 8 a row); colons and braces inside text count too, so these are upper bounds
+JSON_MAX_OBJECTS = 2 * TABLE_MAX_ROWS + 1
+JSON_MAX_VALUES = 8 * TABLE_MAX_ROWS
 
 
 def _consensus_file(root: Path) -> Path:
@@ -71,30 +76,69 @@ def _consensus_file(root: Path) -> Path:
 def _json_table(p: Path, fix: str) -> dict:
     """A labels file in the releases' JSON form: one object keyed by file name, each value an object.  A key given twice
     (at any level) is refused: JSON keeps the last silently, and either copy could put a segment in the wrong
-    partition or drop a rating."""
+    partition or drop a rating.  Bounded as a CSV table is: its objects are counted before it is parsed (14 million
+    entries in 450 MB took 5.5 GB to parse), nesting past the parser's depth, ``NaN``/``Infinity`` (no JSON, though
+    Python reads them), a key or text over :data:`FIELD_MAX_CHARS` and a file name that is a path are refused."""
     twice: list[str] = []
+    long: list[str] = []
+    constants: list[str] = []
 
     def unique(pairs: list[tuple[str, object]]) -> dict:
         out: dict = {}
         for key, value in pairs:
             if key in out:
                 twice.append(key)
+            if len(key) > FIELD_MAX_CHARS or (isinstance(value, str) and len(value) > FIELD_MAX_CHARS):
+                long.append(key)
             out[key] = value
         return out
 
+    def constant(name: str) -> float:
+        constants.append(name)
+        return NAN
+
+    data = read_bytes_capped(p, what="a labels file")
+    objects, values = data.count(b"{"), data.count(b":")
+    if objects > JSON_MAX_OBJECTS or values > JSON_MAX_VALUES:
+        raise ConfigError(f"holds {objects:,} objects and {values:,} values; the cap for a labels file is {JSON_MAX_OBJECTS:,} and "
+                          f"{JSON_MAX_VALUES:,} ({TABLE_MAX_ROWS:,} rows, as for a CSV table).", source=str(p),
+                          fix="check that this is the file you meant, or split it.")
     try:
-        table = json.loads(read_bytes_capped(p, what="a labels file"), object_pairs_hook=unique)
+        table = json.loads(data, object_pairs_hook=unique, parse_constant=constant)
+    except RecursionError:
+        raise ConfigError("nests deeper than a JSON reader goes (thousands of [ or {); a labels file nests three levels.",
+                          source=str(p), fix=fix) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"is not JSON ({shown(str(exc), 120)}).", source=str(p), fix=fix) from None
+    del data
     if twice:
         raise ConfigError(f"names {shown(twice[0], 60)} twice ({len(twice)} repeated key(s)).", source=str(p), fix=fix)
+    if constants:
+        raise ConfigError(f"holds {' and '.join(sorted(set(constants)))} ({len(constants)} time(s)), which JSON has no number for "
+                          "(Python's reader takes it, other readers refuse it).", source=str(p), fix=fix)
+    if long:
+        raise ConfigError(f"has a key or text of more than {FIELD_MAX_CHARS:,} characters (under {shown(long[0], 60)}); the cap "
+                          "for a field of a labels file is the CSV tables' one.", source=str(p), fix=fix)
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         raise ConfigError("is not an object of file name → its labels (the release's form).", source=str(p), fix=fix)
+    paths = [name for name in table if not name.strip() or name.strip() in (".", "..") or "/" in name or "\\" in name]
+    if paths:
+        raise ConfigError(f"is keyed by {len(paths)} name(s) that are no file name (first: {shown(paths[0], 60)}): the release's "
+                          "keys are bare file names (MSP-PODCAST_0001_0008.wav), and a folder in one would be dropped.",
+                          source=str(p), fix=fix)
     return table
 
 
-def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
+def _text(value: object, p: Path, name: str, field: str) -> str:
+    """A cell of the JSON form as text, as a CSV cell would read: a whole number as its integer (``SpkrID`` 12 and
+    12.0 are one speaker, ``msp_12``; ``str`` made ``msp_12.0`` of the second), ``null`` as ``""``.  A list, an object
+    or ``true``/``false`` is no cell of the release's table and is refused (``["Train"]`` became the split
+    ``['Train']``)."""
+    if isinstance(value, (list, dict, bool)):
+        kind = "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else f"{str(value).lower()}"
+        raise ConfigError(f"gives {field} of {shown(name, 60)} as {kind}; the release's cells are text or numbers.", source=str(p),
+                          fix="pass the labels file of one MSP-Podcast release as distributed.")
+    return speaker_text(value).strip()
 
 
 def consensus_rows(labels: Path) -> list[dict]:
@@ -108,21 +152,27 @@ def consensus_rows(labels: Path) -> list[dict]:
     no_class = [name for name, fields in table.items() if "EmoClass" not in fields]
     if no_class:
         raise ConfigError(f"has no EmoClass for {len(no_class)} file(s) (first: {shown(no_class[0], 60)}).", source=str(labels), fix=fix)
-    return [{**{k: _text(v) for k, v in fields.items()}, "FileName": name} for name, fields in table.items()]
+    for name, fields in table.items():  # in place: a second dict per row made 2,000,000 rows peak at 2.34 GB, not 2.07
+        fields.update({k: _text(v, labels, name, k) for k, v in fields.items()}, FileName=name)
+    return list(table.values())
 
 
 def _json_ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
     """``labels_detailed.json``: ``{file name: {worker: {"EmoClass_Major": "Angry", "EmoClass_Second": …, "EmoAct": …,
     "EmoVal": …, "EmoDom": …}}}`` (1.6 on; ``EmoClass`` for the primary class read too), as :func:`_ratings` rows."""
     fix = "pass Labels/labels_detailed.json as distributed (or labels_detailed.csv)."
-    out = []
+    out, stems = [], {}
     for name, workers in _json_table(p, fix).items():
+        if (other := stems.setdefault(Path(name).stem, name)) != name:  # one record per stem: two keys' ratings were pooled
+            raise ConfigError(f"names one segment twice, as {shown(other, 60)} and {shown(name, 60)}: their ratings would be "
+                              "counted as one file's.", source=str(p), fix=fix)
         for worker, rating in workers.items():
             cls = rating.get("EmoClass_Major", rating.get("EmoClass")) if isinstance(rating, dict) else None
             if cls is None:
                 raise ConfigError(f"the rating of {shown(name, 60)} by {shown(worker, 40)} has no EmoClass_Major.", source=str(p), fix=fix)
-            out.append((Path(name).stem, _primary(_text(cls)),
-                        {d: _text(rating[f"Emo{d.title()}"]) for d in ("act", "val", "dom") if f"Emo{d.title()}" in rating}))
+            out.append((Path(name).stem, _primary(_text(cls, p, name, "EmoClass_Major")),
+                        {d: _text(rating[f"Emo{d.title()}"], p, name, f"Emo{d.title()}") for d in ("act", "val", "dom")
+                         if f"Emo{d.title()}" in rating}))
     return out
 
 
@@ -271,7 +321,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
     dimensions are kept as ``msp_consensus_*``.
     """
     p = corpus_file(detailed, "labels_detailed.csv")
-    report = ReadReport({}, str(p))
+    report, off_scale = ReadReport({}, str(p)), []
     by_file: dict[str, list[tuple[str, dict[str, str]]]] = {}
     for name, primary, dims in _ratings(p):
         by_file.setdefault(name, []).append((primary, dims))
@@ -279,7 +329,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
         counts, unmapped, raw_max = vote([primary for primary, _ in rs], VOTE_CLASSES, report)
         rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
         for dim in ("act", "val", "dom"):
-            xs = [as_float(dims.get(dim)) for _, dims in rs]
+            xs = [_on_scale(dims.get(dim), f"{name} Emo{dim.title()}", off_scale) for _, dims in rs]
             xs = [x for x in xs if x == x]
             rec[f"msp_{dim}_mean"] = sum(xs) / len(xs) if xs else NAN
         report.records[name] = rec
@@ -292,8 +342,21 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
             rec["msp_consensus_class"] = r["EmoClass"]
             for col in ("EmoAct", "EmoVal", "EmoDom"):
                 if col in r:
-                    rec[f"msp_consensus_{col[3:].lower()}"] = as_float(r[col])
+                    rec[f"msp_consensus_{col[3:].lower()}"] = _on_scale(r[col], f"{r['FileName']} {col} (consensus)", off_scale)
+    if off_scale:
+        report.notes.append(f"{len(off_scale)} rating(s) off the corpus's 1–7 scale (or not numbers) were left out of the means "
+                            f"(first: {'; '.join(off_scale[:5])})")
     return report
+
+
+def _on_scale(raw: object, where: str, off_scale: list[str]) -> float:
+    """A rating on the corpus's 1–7 scale as a float; NaN for an empty cell, and for a value off the scale or no number
+    (``1e308`` made a file's ``msp_act_mean`` 5e307, ``inf`` an infinite one), named in ``off_scale``."""
+    value = as_float(raw)
+    if value == value and 1.0 <= value <= 7.0 or raw is None or not str(raw).strip():
+        return value
+    off_scale.append(f"{where}={shown(str(raw), 20)}")
+    return NAN
 
 
 #: the listener files this module reads: format name → (reader, its options, what the file is)
