@@ -39,7 +39,7 @@ def test_a_split_batch_gives_each_clip_its_own_scores_in_order(export, graph):
         assert np.allclose(p.embedding, q.embedding, atol=1e-4)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", 10**6])  # 10**6: a thread per part, past the cores
 def test_a_split_that_is_not_a_whole_number_of_parts_is_refused(export, bad):
     with pytest.raises(ConfigError, match="split must be a whole number"):
         load_onnx_model(export, dtype="int8", split=bad)
@@ -88,7 +88,11 @@ def test_auto_loads_the_measured_layout_and_says_so(export, monkeypatch):
         p = measured["paths"][name]
         if cpu_threads() >= 2 and "seconds" in p:
             assert p["onnx_split"] in (1, 2) and p["seconds_other_split"] > 0
-            assert p["seconds"] <= p["seconds_other_split"]
+            # the split kept only where it beat the whole batch by 5 %; the whole batch kept within 5 % of the split
+            if p["onnx_split"] == 2:
+                assert p["seconds"] * fastpath.MIN_SPEEDUP < p["seconds_other_split"]
+            else:
+                assert p["seconds"] <= p["seconds_other_split"] * fastpath.MIN_SPEEDUP
     record = copy.deepcopy(measured)
     for name, p in record["paths"].items():  # the int8 graph made the winner, split: what auto loads must follow
         if name != "float32":

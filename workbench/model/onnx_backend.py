@@ -525,8 +525,9 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     providers, float32_math = onnx_providers(device, chosen, available)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: ORT's warnings would reach the screen otherwise
-    if isinstance(split, bool) or not isinstance(split, int) or split < 1:
-        raise ConfigError(f"split must be a whole number of at least 1, given {split!r}.", source=str(folder),
+    if isinstance(split, bool) or not isinstance(split, int) or not 1 <= split <= max(1, cpu_threads()):
+        raise ConfigError(f"split must be a whole number from 1 to the {cpu_threads()} core(s) this process may use (each part "
+                          f"runs in a thread of its own), given {split!r}.", source=str(folder),
                           fix="pass split=1 (one run a batch) or the number of parts to run at once.")
     options.intra_op_num_threads = max(1, (threads or cpu_threads()) // split) if device == "cpu" else (threads or cpu_threads())
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
