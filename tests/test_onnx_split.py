@@ -90,9 +90,9 @@ def test_auto_loads_the_measured_layout_and_says_so(export, monkeypatch):
             assert p["onnx_split"] in (1, 2) and p["seconds_other_split"] > 0
             # the split kept only where it beat the whole batch by 5 %; the whole batch kept within 5 % of the split
             if p["onnx_split"] == 2:
-                assert p["seconds"] * fastpath.MIN_SPEEDUP < p["seconds_other_split"]
+                assert p["seconds"] * fastpath.MIN_SPEEDUP <= p["seconds_other_split"] + 1e-4  # (both rounded to 0.1 ms)
             else:
-                assert p["seconds"] <= p["seconds_other_split"] * fastpath.MIN_SPEEDUP
+                assert p["seconds"] <= p["seconds_other_split"] * fastpath.MIN_SPEEDUP + 1e-4
     record = copy.deepcopy(measured)
     for name, p in record["paths"].items():  # the int8 graph made the winner, split: what auto loads must follow
         if name != "float32":
