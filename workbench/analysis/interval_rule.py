@@ -35,19 +35,20 @@ class Bounds(tuple):
         return (Bounds, (tuple(self), self.kept, self.drawn))
 
 
-def resamples_kept(bounds) -> list[int] | None:
-    """``[kept, drawn]`` of an interval that counted its resamples (a :class:`Bounds`), or None (a plain tuple: unknown)."""
+def resamples_kept(bounds) -> dict | None:
+    """``{"kept": k, "drawn": n}`` of an interval that counted its resamples (a :class:`Bounds`), or None (a plain tuple:
+    unknown).  A dict, not a pair: a pair would read like an interval's ``[lo, hi]`` once in JSON."""
     kept, drawn = getattr(bounds, "kept", None), getattr(bounds, "drawn", None)
-    return None if kept is None or drawn is None else [int(kept), int(drawn)]
+    return None if kept is None or drawn is None else {"kept": int(kept), "drawn": int(drawn)}
 
 
 def thin_note(counts) -> str:
-    """Words for an interval resting on fewer than :data:`THIN_SHARE` of its resamples (``counts``: ``[kept, drawn]`` as
-    :func:`resamples_kept` gives them, or a :class:`Bounds`), or ``""`` (enough, or not counted: a plain tuple, None)."""
+    """Words for an interval resting on fewer than :data:`THIN_SHARE` of its resamples (``counts``: a :class:`Bounds` or
+    :func:`resamples_kept`'s dict), or ``""`` (enough, or not counted: a plain tuple or list, None)."""
     counts = resamples_kept(counts) if isinstance(counts, tuple) else counts
-    if not counts or not counts[1] or counts[0] >= THIN_SHARE * counts[1]:
+    if not isinstance(counts, dict) or not counts.get("drawn") or counts["kept"] >= THIN_SHARE * counts["drawn"]:
         return ""
-    kept, drawn = counts
+    kept, drawn = counts["kept"], counts["drawn"]
     return (f"interval from {kept} of {drawn} resamples ({kept / drawn:.0%}): the figure is undefined in the others (e.g. a "
             "class neither present nor predicted there), so it describes only the resamples where it exists; read it as rough")
 

@@ -115,9 +115,9 @@ class Report:
     #: what ``ci``, ``ece_ci`` and F1's intervals resampled (stats.speaker_resampling); ``ci_items``: the item bootstrap's
     ci_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
     ci_items: dict[str, tuple[float, float]] = field(default_factory=dict)
-    #: per headline figure (``wa``, ``uar``, ``macro_f1``): ``[kept, drawn]``, the resamples its interval rests on (the
+    #: per headline figure (``wa``, ``uar``, ``macro_f1``): ``{"kept": k, "drawn": n}``, the resamples its interval rests on (the
     #: figure undefined, NaN, in the others; :func:`~workbench.analysis.interval_rule.thin_note` flags under 90 %)
-    ci_resamples: dict[str, list] = field(default_factory=dict)
+    ci_resamples: dict[str, dict] = field(default_factory=dict)
     #: labels of excluded items that are the model's own classes, their emotion cell empty (``unmapped_labels(blank=True)``)
     blank_labels: dict[str, int] = field(default_factory=dict)
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.interval_rule import INTERVAL_NAME, Bounds, expanded_level, speaker_interval_bounds  # noqa: F401 (re-exported)
+from workbench.analysis.interval_rule import INTERVAL_NAME, Bounds, expanded_level, speaker_interval_bounds, thin_note  # noqa: F401 (re-exported)
 
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:

@@ -99,7 +99,7 @@ class Comparison:
     #: between variants: items finished under only one of the two (failed under the other), in no figure of the pair, while
     #: each variant's own WA counts its own finished items, so ΔWA need not be the difference of the two WAs printed above
     left_out: dict = field(default_factory=dict)  # {variant whose row failed: count}
-    #: ``{"delta_wa" | "delta_uar": [kept, drawn]}``: the resamples each Δ interval rests on (the Δ undefined, NaN, in the
+    #: ``{"delta_wa" | "delta_uar": {"kept": k, "drawn": n}}``: the resamples each Δ interval rests on (the Δ undefined, NaN, in the
     #: others and left out); under 90 % flagged (:func:`~workbench.analysis.interval_rule.thin_note`)
     delta_resamples: dict = field(default_factory=dict)
 
