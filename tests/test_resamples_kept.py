@@ -89,3 +89,15 @@ def test_fusion_checks_flag_an_interval_from_too_few_resamples_and_not_a_plain_o
     assert [c for c in checks if "resamples" in c] == [
         "speech UAR: " + thin_note(metrics["speech"]["uar_ci"]), "late ΔUAR vs speech: " + thin_note(comparisons["late"]["delta_uar"])]
     assert any(c.startswith("speech UAR: interval from 120 of 200 resamples (60%)") for c in checks)
+
+
+def test_metrics_flags_a_class_f1_interval_from_too_few_resamples():
+    # 'happy' has one item of 24 and is never predicted: its F1 is undefined in every resample that misses the item
+    emotions = ["angry", "sad", "neutral"] * 8
+    emotions[0] = "happy"
+    preds = [e if e != "happy" else "angry" for e in emotions]
+    report = evaluate(pd.DataFrame(_rows("raw", preds, emotions)), variant="raw", by=(), n_boot=200)
+    kept = report.per_class["happy"]["f1_resamples"]["kept"]
+    assert kept < 180 and report.per_class["angry"]["f1_resamples"] == {"kept": 200, "drawn": 200}
+    assert f"F1 of happy: interval from {kept} of 200 resamples" in report.flags()["class_f1"]
+    assert f"F1 of happy: interval from {kept} of 200 resamples" in report.render()

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.interval_rule import INTERVAL_NAME, Bounds, expanded_level, speaker_interval_bounds, thin_note  # noqa: F401 (re-exported)
+from workbench.analysis.interval_rule import INTERVAL_NAME, Bounds, expanded_level, resamples_kept, speaker_interval_bounds, thin_note  # noqa: F401 (re-exported)
 
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -394,7 +394,7 @@ def class_report(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence
                                                  clusters=clusters)
     table = class_table(y_true, y_pred, classes, level=level)
     for c, bounds in zip(classes, f1_intervals):  # macro-F1's resamples: the same seed rule
-        table[c]["f1_ci"] = tuple(bounds)
+        table[c].update(f1_ci=tuple(bounds), f1_resamples=resamples_kept(bounds))  # the resamples where F1 is defined
     return intervals, table
 
 
