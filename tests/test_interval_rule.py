@@ -107,3 +107,21 @@ def test_the_t_corrected_interval_covers_nearer_95_than_the_percentile_one_over_
     res = bench.run(10, 1.0, 300, 500, seed=1)
     before, after = np.mean(res["percentile"]["coverage"]), np.mean(res["expanded"]["coverage"])
     assert before < 0.925 and after > before + 0.02 and after > 0.925, (before, after)
+
+
+def test_the_cue_probes_speaker_delta_interval_is_t_corrected_over_its_speakers(monkeypatch):
+    """The cue table's unit words say "t-corrected" of its speaker intervals: Cliff's delta's took the plain percentile
+    of the cluster draws (checks15).  Over items it stays scipy's plain percentile (test_cluster_intervals)."""
+    import workbench.explain.cues as cues
+    from test_cluster_intervals import _speaker_class_frame
+
+    seen = []
+    real = cues.speaker_interval_bounds
+    monkeypatch.setattr(cues, "speaker_interval_bounds", lambda v, level, g=None: seen.append((np.asarray(v), level, g)) or real(v, level, g))
+    frame = _speaker_class_frame(np.random.default_rng(7), speakers=8, clips=5)
+    row = cues.cue_differences(frame, cues=["f0"], n_boot=200, seed=3).set_index("label").loc["A"]
+    draws = [v for v, level, g in seen if g == 8 and level == 0.95]
+    assert draws and row["resampled"] == "8 speakers"
+    assert any((row["low"], row["high"]) == pytest.approx(_by_hand(v, 8)) for v in draws)
+    plain = [np.percentile(v, [2.5, 97.5]) for v in draws]
+    assert not any((row["low"], row["high"]) == pytest.approx(tuple(p)) for p in plain)

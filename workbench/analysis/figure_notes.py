@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
+from workbench.analysis.interval_rule import thin_note
 from workbench.serialize import figure_text
 
 #: a breakdown group, or a figure's items, below these are too few (see :mod:`workbench.analysis.groups`)
@@ -210,9 +211,11 @@ def f1_text(v: dict) -> str:
 
 def class_f1_note(per_class: dict[str, dict], n: int) -> str:
     """Words for per-class F1 intervals that show less than they seem, or ``""``: the headline intervals' rules, as
-    they come from the same resamples of the same ``n`` items: fewer than :data:`MIN_ITEMS` items, and no width."""
+    they come from the same resamples of the same ``n`` items: fewer than :data:`MIN_ITEMS` items, no width, and under
+    90 % of the resamples (F1 undefined where the class is neither present nor predicted: ``f1_resamples``)."""
     flat = [c for c, v in per_class.items() if v.get("f1_ci") and zero_width_note(*v["f1_ci"], n)]
     words = [flat_interval_words([f"F1 of {', '.join(flat)}"], n)] if flat else []
+    words += [f"F1 of {c}: {w}" for c, v in per_class.items() if (w := thin_note(v.get("f1_resamples")))]
     return "; ".join(words + [few_items_note(n)] * bool(few_items_note(n)))
 
 

@@ -57,7 +57,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.analysis.stats import (MCNEMAR_TESTS, bootstrap_ci, clustered_mcnemar, mcnemar_exact, p_words, paired_bootstrap_delta,
-                                      speaker_resampling)
+                                      speaker_resampling, thin_note)
 from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
@@ -372,9 +372,9 @@ class FusionResult:
 def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
     """The checks that make the intervals meaningful, as words for each one that fails: a class with fewer than 5
     items (a resample that leaves it out averages UAR over fewer classes, so the interval can sit on one side of the
-    estimate), zero-width intervals (:func:`zero_width_note`), a UAR interval that reaches chance (:func:`chance_flag`)
-    and a WA interval that reaches the WA of always answering the largest class (:func:`majority_flag`), as ``workbench
-    metrics`` flags them."""
+    estimate), zero-width intervals (:func:`zero_width_note`) or ones from under 90 % of their resamples (:func:`thin_note`),
+    a UAR interval that reaches chance (:func:`chance_flag`)
+    and a WA interval that reaches the WA of always answering the largest class (:func:`majority_flag`), as metrics flags them."""
     classes, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
     out, chance = [small_class_note(dict(zip(classes.tolist(), counts.tolist())))], chance_uar(len(classes))
     for m, v in metrics.items():  # a head UAR 0.281 [0.178, 0.405] over 4 classes (chance 0.250) went unsaid
@@ -382,10 +382,10 @@ def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
         out += [f"{m} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]: {flag} ({chance_words(classes)})"] if flag else []
         wa_flag = majority_flag(*v["wa_ci"], dict(zip(classes.tolist(), counts.tolist())))  # WA's own baseline, not chance
         out += [f"{m} WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]: {wa_flag}"] if wa_flag else []
-        out += [f"{m} {name.upper()}: {zero_width_note(*v[f'{name}_ci'], len(y))}" for name in ("uar", "wa") if zero_width_note(*v[f"{name}_ci"], len(y))]
+        out += [f"{m} {name.upper()}: {w}" for name in ("uar", "wa") if (w := zero_width_note(*v[f"{name}_ci"], len(y)) or thin_note(v[f"{name}_ci"]))]
     for m, c in comparisons.items():  # and a clustered McNemar p resting on fewer than 5 speakers, as compare flags it
-        out += [f"{m} vs speech: {c.get('mcnemar_note')}"] * bool(c.get("mcnemar_note")) + [f"{m} Δ{name.upper()} vs speech: {zero_width_note(*c[f'delta_{name}'][1:], len(y))}"
-                for name in ("uar", "wa") if zero_width_note(*c[f"delta_{name}"][1:], len(y))]
+        out += [f"{m} vs speech: {c.get('mcnemar_note')}"] * bool(c.get("mcnemar_note")) + [f"{m} Δ{name.upper()} vs speech: {w}"
+                for name in ("uar", "wa") if (w := zero_width_note(*c[f"delta_{name}"][1:], len(y)) or thin_note(c[f"delta_{name}"]))]
     return [o for o in out if o]
 
 
@@ -467,7 +467,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 9  # 9: speaker intervals t-corrected, McNemar's too-few-speakers note; 8: McNemar clustered over speakers; 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
+FUSION_CACHE_VERSION = 10  # 10: intervals from under 90 % of their resamples flagged; 9: speaker intervals t-corrected, McNemar's too-few-speakers note; 8: McNemar clustered over speakers; 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,

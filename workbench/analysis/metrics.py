@@ -33,6 +33,7 @@ from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _l
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
+from workbench.analysis.interval_rule import resamples_kept, thin_note
 from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, class_unit_words, with_speaker_class_intervals, breakdown_table, group_analysis  # noqa: F401  (public here too)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, capped_join, printable
@@ -69,7 +70,8 @@ def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0
     ci = dict(zip(names, (tuple(float(x) for x in b) for b in intervals)))
     support = {c: int(np.sum(y_true == c)) for c in classes}
     return {**{name: float(v) for name, v in zip(names, point)}, "ci": ci, "n": int(len(y_true)), "classes": list(classes),
-            "chance_uar": chance_uar(len(classes)), "flags": figure_flags(ci, len(y_true), support), "ci_unit": unit}
+            "chance_uar": chance_uar(len(classes)), "ci_unit": unit, "ci_resamples": {m: resamples_kept(b) for m, b in zip(names, intervals)},
+            "flags": figure_flags(ci, len(y_true), support) + [f"{FIGURE_NAMES[m]}: {w}" for m, b in zip(names, intervals) if (w := thin_note(b))]}
 
 
 @dataclass
@@ -113,6 +115,9 @@ class Report:
     #: what ``ci``, ``ece_ci`` and F1's intervals resampled (stats.speaker_resampling); ``ci_items``: the item bootstrap's
     ci_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
     ci_items: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: per headline figure (``wa``, ``uar``, ``macro_f1``): ``{"kept": k, "drawn": n}``, the resamples its interval rests on (the
+    #: figure undefined, NaN, in the others; :func:`~workbench.analysis.interval_rule.thin_note` flags under 90 %)
+    ci_resamples: dict[str, dict] = field(default_factory=dict)
     #: labels of excluded items that are the model's own classes, their emotion cell empty (``unmapped_labels(blank=True)``)
     blank_labels: dict[str, int] = field(default_factory=dict)
 
@@ -179,8 +184,10 @@ class Report:
         return "\n".join(map(printable, lines))  # each line one line: a speaker "a<LF>b" or a label's ESC shown as its escape
 
     def interval_flags(self) -> dict[str, str]:
-        """The headline intervals that measure nothing (zero width), each with its words; empty when none."""
-        flags = {name: zero_width_note(*self.ci[name], self.n_scored) for name in ("wa", "uar", "macro_f1")}
+        """The headline intervals that measure nothing (zero width) or rest on too few of their resamples (the figure
+        undefined in the others: :func:`~workbench.analysis.interval_rule.thin_note`), each with its words; empty when none."""
+        flags = {name: "; ".join(filter(None, (zero_width_note(*self.ci[name], self.n_scored), thin_note(self.ci_resamples.get(name)))))
+                 for name in ("wa", "uar", "macro_f1")}
         return {name: note for name, note in flags.items() if note}
 
     def support(self) -> dict[str, int]:
@@ -277,6 +284,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed, clusters=clusters),
         ci_unit=by_speaker[1], ci_items={k: tuple(v) for k, v in items.items()},
+        ci_resamples={k: c for k, b in zip(ci, intervals) if (c := resamples_kept(b))},
         not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok),
                                                          unmapped_labels(ok, blank=True)),
         excluded_labels=unmapped_labels(ok), blank_labels=unmapped_labels(ok, blank=True),

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.interval_rule import INTERVAL_NAME, expanded_level, speaker_interval_bounds  # noqa: F401 (re-exported)
+from workbench.analysis.interval_rule import INTERVAL_NAME, Bounds, expanded_level, resamples_kept, speaker_interval_bounds, thin_note  # noqa: F401 (re-exported)
 
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -171,8 +171,8 @@ def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1
     speaker, :func:`speaker_resampling`) over speakers, every item of a drawn speaker together.
 
     ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
-    resample (then the result is a list of ``k`` intervals).  Resamples where a
-    statistic is undefined (NaN) are left out of that statistic's interval.
+    resample (then the result is a list of ``k`` intervals).  Resamples where a statistic is undefined (NaN) are left
+    out of that statistic's interval, each a :class:`~workbench.analysis.interval_rule.Bounds` that counts the ones kept.
     """
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if len(t) == 0:
@@ -394,7 +394,7 @@ def class_report(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence
                                                  clusters=clusters)
     table = class_table(y_true, y_pred, classes, level=level)
     for c, bounds in zip(classes, f1_intervals):  # macro-F1's resamples: the same seed rule
-        table[c]["f1_ci"] = tuple(bounds)
+        table[c].update(f1_ci=tuple(bounds), f1_resamples=resamples_kept(bounds))  # the resamples where F1 is defined
     return intervals, table
 
 
@@ -436,8 +436,7 @@ def kappa_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 100
         p_o = np.trace(counts, axis1=1, axis2=2) / m
         p_e = (counts.sum(axis=2) * counts.sum(axis=1)).sum(axis=1) / m ** 2
         kappas = (p_o - p_e) / (1 - p_e)
-    kappas = kappas[np.isfinite(kappas)]
-    return _percentile_bounds(kappas[:, None], level, _cluster_count(clusters))[0] if len(kappas) else (float("nan"), float("nan"))
+    return _percentile_bounds(np.where(np.isfinite(kappas), kappas, np.nan)[:, None], level, _cluster_count(clusters))[0]  # NaN counted
 
 
 def top1_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
@@ -539,14 +538,9 @@ def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: n
     rng = np.random.default_rng(seed)
     delta = fn(y_true, pred_b) - fn(y_true, pred_a)
     draw = _resampler(rng, len(y_true), clusters)
-    stats = []
-    for _ in range(n):
-        i = draw()
-        d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
-        if d == d:
-            stats.append(d)
-    lo, hi = speaker_interval_bounds(stats, level, _cluster_count(clusters))
-    return float(delta), float(lo), float(hi)
+    stats = [fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i]) for i in (draw() for _ in range(n))]  # NaN: counted, left out
+    b = speaker_interval_bounds(stats, level, _cluster_count(clusters))
+    return Bounds((float(delta), *b), b.kept, b.drawn)  # (Δ, lo, hi), with the resamples kept (interval_rule.thin_note)
 
 
 #: a reliability bin with fewer items than this is drawn hollow, in every reliability figure (``workbench metrics``'s

@@ -280,8 +280,8 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     pass first, each part sorted by ``|delta|``.
 
     With speakers (``speaker_column`` filled, 5 or more: :func:`~workbench.analysis.stats.speaker_resampling`) the
-    interval is the cluster bootstrap, drawing speakers and keeping all their clips on whichever side they fall
-    (:func:`_clustered_deltas`), and ``p`` the two-sided normal p of its standard error: clips of one speaker share the
+    interval is the cluster bootstrap, drawing speakers and keeping all their clips on whichever side they fall, its
+    bounds the t-corrected percentile over those speakers (:func:`_clustered_deltas`), and ``p`` the two-sided normal p of its standard error: clips of one speaker share the
     voice, and Mann–Whitney's p and the per-side bootstrap took them as independent, so a class predicted mostly for
     a few speakers "differed" in any cue those speakers happen to have.  ``resampled`` says which ("12 speakers" or
     "items"); ``test`` which p.
@@ -339,7 +339,8 @@ def _clustered_deltas(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarr
     """Cliff's delta of ``a`` against ``b`` with the cluster bootstrap: each resample draws the clusters (``ca``, ``cb``:
     the items' cluster codes) with replacement and weighs each item by its cluster's draws, delta being
     ``sum w_i w_j sign(a_i - b_j) / (sum w_a sum w_b)`` (the resample's items repeated by weight), from one sort and a
-    cumulative sum per resample.  Returns ``delta, low, high`` (percentile) and ``p``, ``test``: the two-sided normal p
+    cumulative sum per resample.  Returns ``delta, low, high`` (the t-corrected percentile over the comparison's
+    clusters, :func:`~workbench.analysis.interval_rule.speaker_interval_bounds`) and ``p``, ``test``: the two-sided normal p
     of delta = 0 from the resamples' standard error."""
     from scipy.stats import norm
 
@@ -362,8 +363,9 @@ def _clustered_deltas(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarr
         draws = cluster_draws(rng, int(codes.max()) + 1, size)
         boots = np.concatenate([boots, delta(draws[:, ca], draws[:, cb])])
     boots = boots[np.isfinite(boots)]  # a resample without the class, or without its rest
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan)
+    # the one rule of speaker intervals (interval_rule): the t-corrected percentile over this comparison's speakers, as
+    # the unit words say; the plain percentile here was too narrow on few speakers
+    low, high = speaker_interval_bounds(boots, confidence, int(codes.max()) + 1)
     se = float(np.std(boots, ddof=1)) if len(boots) > 1 else float("nan")
     p = float(2 * norm.sf(abs(point) / se)) if se > 0 else (1.0 if point == 0 else 0.0) if se == 0 else float("nan")
     return {"delta": point, "low": float(low), "high": float(high), "p": p,

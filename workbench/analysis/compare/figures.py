@@ -61,10 +61,12 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
             ax1.hlines(base[1] / base[2], k - 0.3, k + 0.3, color="tab:blue", ls="--", lw=1.0,
                        label=None if majority_drawn else "majority baseline (WA)")
             majority_drawn = True
-    flat = [f"{n} {m.upper()}" for n in names for m in ("wa", "uar") if m in cmp.reports[n][v].interval_flags()]
+    flat = [f"{n} {m.upper()}" for n in names for m in ("wa", "uar") if cmp.reports[n][v].interval_flags().get(m, "").startswith("zero-width")]
     empty = [n for n in names if cmp.reports[n][v].wa != cmp.reports[n][v].wa]
     notes = ([f"!! zero-width interval ({', '.join(flat)}): no uncertainty shown"] if flat else []) + (
         [f"!! no markers for {', '.join(empty)}: no labelled item its model's classes can score"] if empty else [])
+    thin = [f"{n} {m.upper()}" for n in names for m in ("wa", "uar") if "resamples (" in cmp.reports[n][v].interval_flags().get(m, "")]
+    notes += [f"!! interval from under 90 % of its resamples ({', '.join(thin)}): read it as rough"] if thin else []
     for key, what in (("wa_majority", "WA "), ("uar_chance", "UAR "), ("few_items", ""), ("small_classes", "")):  # the words up to their details
         said = {n: metric_flags(cmp.reports[n][v]).get(key, "") for n in names}
         for words in dict.fromkeys(w.split(" [")[0].split(":")[0].split(" (")[0] for w in said.values() if w):

@@ -16,6 +16,7 @@ import numpy as np
 from workbench.errors import ConfigError, html_text
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
+from workbench.analysis.interval_rule import resamples_kept, thin_note
 from workbench.analysis.stats import clustered_mcnemar, counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_value_text, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.serialize import signed_bound
@@ -98,6 +99,9 @@ class Comparison:
     #: between variants: items finished under only one of the two (failed under the other), in no figure of the pair, while
     #: each variant's own WA counts its own finished items, so ΔWA need not be the difference of the two WAs printed above
     left_out: dict = field(default_factory=dict)  # {variant whose row failed: count}
+    #: ``{"delta_wa" | "delta_uar": {"kept": k, "drawn": n}}``: the resamples each Δ interval rests on (the Δ undefined, NaN, in the
+    #: others and left out); under 90 % flagged (:func:`~workbench.analysis.interval_rule.thin_note`)
+    delta_resamples: dict = field(default_factory=dict)
 
     @property
     def p_value(self) -> float:
@@ -123,8 +127,10 @@ class Comparison:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
 
     def interval_flags(self) -> dict[str, str]:
-        """The paired Δ intervals that measure nothing (zero width), each with its words; empty when none."""
-        flags = {name: zero_width_note(d[1], d[2], self.n_paired) for name, d in (("delta_wa", self.delta_wa), ("delta_uar", self.delta_uar))}
+        """The paired Δ intervals that measure nothing (zero width) or rest on too few of their resamples, each with its
+        words; empty when none."""
+        flags = {name: "; ".join(filter(None, (zero_width_note(d[1], d[2], self.n_paired), thin_note(self.delta_resamples.get(name)))))
+                 for name, d in (("delta_wa", self.delta_wa), ("delta_uar", self.delta_uar))}
         lo, hi = self.confidence_shift_ci
         if lo == lo and hi == lo:  # a t interval has no width only when every item shifts by the same amount
             flags["confidence_shift"] = (f"zero-width interval [{lo:+.3f}, {hi:+.3f}]: all {self.n_shift} paired items shift by the "
@@ -331,6 +337,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
         restricted=restrict, class_pairs=pairs, interval_unit=unit,
+        delta_resamples={k: c for k, d in (("delta_wa", delta_wa), ("delta_uar", delta_uar)) if (c := resamples_kept(d))},
         mcnemar_clustered=clustered_mcnemar(right_a, right_b, clusters) if clusters is not None and len(y) else None,
     )
     return comparison, flip_rows
@@ -461,7 +468,8 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     common = a.index.intersection(b.index)
     top = paired_top(a.loc[common], b.loc[common], restrict=comparison.restricted)  # the confidences the flips were counted on
     shift = top["conf_b"] - top["conf_a"]
-    flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
+    flat = [_DELTA_NAMES[name] for name, w in comparison.interval_flags().items() if name in _DELTA_NAMES and w.startswith("zero-width")]
+    thin = [_DELTA_NAMES[name] for name, w in comparison.interval_flags().items() if name in _DELTA_NAMES and "resamples (" in w]
     # the p with its discordant counts, as on screen: "p = 1" alone hid that b + c = 0 items could test nothing; each
     # part wrapped on lines of its own: one line ran into the left panel's title, and '(clustered by speaker)' was cut
     # at the figure's right edge in compare_N.png; b and c said what they count (a newcomer met them here first)
@@ -475,6 +483,8 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
         lines.append(f"(1 of {family} tests: Bonferroni reads p against {0.05 / family:.2g})")
     if flat:
         lines.append(f"!! zero-width {' and '.join(flat)} interval: no uncertainty shown")
+    if thin:
+        lines.append(f"!! {' and '.join(thin)} interval from under 90 % of its resamples: read it as rough")
     if comparison.left_out:
         lines.append(f"!! {sum(comparison.left_out.values())} item(s) failed under one variant: left out")
     title = "\n".join(textwrap.fill(line, 58) for line in lines)

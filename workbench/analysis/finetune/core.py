@@ -16,7 +16,7 @@ from workbench.analysis.finetune.data import (LABEL_SETS, TuneData, check_manife
                                               tune_data)
 from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward, check_unfreeze, configured_blocks, parent_network,
                                                  scored_clips, train_encoder)
-from workbench.analysis.finetune.evaluate import class_table_of, evaluate_finetune, scores, speakers_of
+from workbench.analysis.finetune.evaluate import class_table_of, evaluate_finetune, scores, skipped_folds_note, speakers_of
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.finetune.partition import (data_validation_mode, partition_lines, split_sides, validation_mode,
                                                    with_split_roles)
@@ -84,6 +84,7 @@ class FinetuneResult:
         if ev:
             lines.append(f"  cross-validation ({ev['scheme']}, {ev['n_folds']} folds, training procedure "
                          f"{ev.get('procedure', 'head')} in each, pooled test items):")
+            lines += [f"    !! {note}"] if (note := skipped_folds_note(ev)) else []
             for name in ("finetuned", "probe", "parent_mapped"):
                 if ev.get(name) and ev[name].get("not_comparable"):
                     lines.append(f"    {name:<14} n/a: {ev[name]['not_comparable']}")

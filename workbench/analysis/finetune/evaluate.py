@@ -14,7 +14,7 @@ from workbench.analysis.stats import class_report, speaker_resampling
 from workbench.analysis.probe import METRICS, ProbeData, assign_folds, evaluate_probe
 from workbench.analysis.probe_intervals import fold_intervals
 from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, capped_join
 from workbench.labels import LABEL_KEYS
 from workbench.schema import text_values
 
@@ -159,10 +159,11 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     fit_predict = procedure or head_procedure(data, config)
     folds, excluded = assign_folds(data.rows, scheme, k=k)
     holdout = holdout_groups(data.rows, scheme)  # each fold early-stops on its own held-out speakers, or whole sessions
-    truth, preds, test_rows, names = [], [], [], []
+    truth, preds, test_rows, names, skipped = [], [], [], [], {}
     for fold in folds:
         tr = fold.train
         if len(fold.test) == 0 or len(set(data.y[tr].tolist())) < 2:
+            skipped[str(fold.name)] = skip_reason(data.y[tr], speakers_of(data.rows.iloc[fold.test]) if len(fold.test) else [])
             continue
         on_dev = dev is not None and scheme == "split" and len(dev) > 0
         in_val = np.isin(tr, dev) if on_dev else _inner_validation(holdout.groups[tr], config)  # held-out train speakers
@@ -186,7 +187,8 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
                            n_boot=n_boot, seed=config.seed, speakers=probe_pooled["speaker"].to_numpy())
                     | {"note": "logistic regression on the same folds"},
            "parent_mapped": _parent_scores(t, parent_pred, data.classes, note, n_boot=n_boot, seed=config.seed, speakers=spk),
-           "excluded": {k_: len(v) for k_, v in excluded.items()},
+           "excluded": {k_: len(v) for k_, v in excluded.items()}, "folds_total": len(folds), "skipped_folds": skipped,
+           "skipped_note": skipped_folds_note({"n_folds": len(truth), "folds_total": len(folds), "skipped_folds": skipped}),
            "early_stopping_on": dev_name if dev is not None and scheme == "split" and len(dev) else holdout.by}
     if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
@@ -198,6 +200,27 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
                                             speakers=speakers_of(data.rows.iloc[rows]))
                                for name, tf, pf, rows in zip(names, truth, preds, test_rows)}
     return out
+
+
+def skip_reason(train_labels: np.ndarray, test_speakers) -> str:
+    """Why a cross-validation fold was not evaluated, in words: no test item, or a training side with one class (named),
+    with the speakers it held out."""
+    if not len(test_speakers):
+        return "no test item"
+    present = sorted(set(np.asarray(train_labels).astype(str).tolist()))
+    held = sorted(set(str(s) for s in test_speakers) - {""})
+    return ((f"its training side has one class ({present[0]})" if present else "its training side is empty")
+            + (f", held out {capped_join(held, noun='speakers')}" if held else ""))
+
+
+def skipped_folds_note(ev: dict) -> str:
+    """The cross-validation's skipped folds named, with why, and what the figures are then over; ``""`` when none was."""
+    skipped = ev.get("skipped_folds") or {}
+    if not skipped:
+        return ""
+    total = ev.get("folds_total", ev["n_folds"] + len(skipped))
+    return (f"{len(skipped)} of {total} folds skipped: " + "; ".join(f"fold {name}: {why}" for name, why in skipped.items())
+            + f". The figures pool the test items of the other {ev['n_folds']} folds only, not of all {total}")
 
 
 def _inner_validation(groups: np.ndarray, config: HeadTraining) -> np.ndarray:
