@@ -208,6 +208,10 @@ def test_the_per_class_table_gives_precision_recall_and_f1_with_intervals_and_th
     # the parent never predicts boredom (the nine have none): said, its precision undefined
     assert any("never predicted (" in f and "boredom" in f for f in ev["per_class_flags"]["parent_mapped"])
     text = emodb_head.render()
+    # a head of the random checkpoint: the banner once, not again as the card's warning right under it (walk15)
+    from workbench.model.network import RANDOM_WEIGHTS_BANNER
+
+    assert text.count(RANDOM_WEIGHTS_BANNER) == 1 and RANDOM_WEIGHTS_BANNER in card.get("warning", "")
     assert "per class, finetuned (pooled test items" in text and "per class, parent_mapped" in text
     # the heads name what the intervals resample, as metrics' do (they said "[95% CI]" over speakers' resamples)
     from workbench.analysis.figure_notes import class_heads

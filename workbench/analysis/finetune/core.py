@@ -50,8 +50,9 @@ class FinetuneResult:
         c = self.card
         test = c.get("test") or {}
         # what makes every figure below meaningless is said before any of them (as `run` and `metrics` do)
-        lines = ([f"!! {RANDOM_WEIGHTS_BANNER}"] if c["parent"].get("random_weights") else []) + (
-            [f"!! WARNING: {c['warning']}"] if c.get("warning") else []) + [
+        random = bool(c["parent"].get("random_weights"))  # the card's warning repeats the banner then: said once here
+        lines = ([f"!! {RANDOM_WEIGHTS_BANNER}"] if random else []) + (
+            [f"!! WARNING: {c['warning']}"] if c.get("warning") and not (random and RANDOM_WEIGHTS_BANNER in c["warning"]) else []) + [
             f"!! the parent: {w} (its parent_mapped figures below are on them)" for w in c["parent"].get("overlap") or ()]
         lines += [f"checkpoint {self.out}: {len(c['labels']['classes'])} classes ({', '.join(c['labels']['classes'])})",
                   f"  parent {c['parent']['id']} (sha256 {str(c['parent']['checksum_sha256'])[:12]}…), from run {self.run_dir}",
