@@ -477,6 +477,17 @@ def test_msp_podcast_votes_take_the_consensus_json(tmp_path):
     assert rec["msp_consensus_class"] == "A" and rec["msp_consensus_act"] == 5.2
 
 
+def test_msp_podcast_votes_refuse_a_consensus_naming_one_segment_twice(tmp_path):
+    """`x.wav` and `x.WAV` in the consensus table are one segment: the last row's class silently replaced the first's."""
+    (tmp_path / "labels_detailed.csv").write_text("FileName,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
+                                                  "MSP-PODCAST_0001_0008.wav,Angry,5,2,4\n")
+    (tmp_path / "labels_consensus.csv").write_text("FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+                                                   "MSP-PODCAST_0001_0008.wav,A,5,2,4,12,Male,Train\n"
+                                                   "MSP-PODCAST_0001_0008.WAV,S,2,2,2,12,Male,Train\n")
+    with pytest.raises(ConfigError, match="names one segment twice"):
+        read_votes("msp-podcast", tmp_path / "labels_detailed.csv", consensus=tmp_path / "labels_consensus.csv")
+
+
 def test_msp_podcast_votes_read_labels_detailed_json(tmp_path):
     """Releases ship ``labels_detailed.json`` (file name → worker → EmoClass_Major, EmoClass_Second, EmoAct, EmoVal, EmoDom;
     public readers of 1.6 and of 2.0 take it): it was read as CSV and refused for lacking a FileName column."""

@@ -335,8 +335,15 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
         report.records[name] = rec
     if consensus is not None:
         cp = corpus_file(consensus, "labels_consensus.csv")
+        seen: dict[str, str] = {}  # segment -> the row's file name: two rows of one segment would silently keep the last
         for r in consensus_rows(cp):
-            rec = report.records.get(Path(r["FileName"]).stem)
+            stem = Path(r["FileName"]).stem
+            if stem in seen:
+                raise ConfigError(f"names one segment twice, as {shown(seen[stem], 60)} and {shown(r['FileName'], 60)}: the "
+                                  "second's consensus would silently replace the first's.", source=str(cp),
+                                  fix="keep one row per segment, as the corpus's own file has.")
+            seen[stem] = r["FileName"]
+            rec = report.records.get(stem)
             if rec is None:
                 continue
             rec["msp_consensus_class"] = r["EmoClass"]
