@@ -220,8 +220,20 @@ def message(argv: list[str] | None = None) -> str:
     return line + REDO_HINT.format(command=command)
 
 
+def caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a ``KeyboardInterrupt`` or was raised because of one: Python 3.11 wraps one raised inside a
+    class's ``__set_name__`` (a dataclass field, while a module imports) in ``RuntimeError: Error calling __set_name__``,
+    and a Ctrl-C 0.1 s into ``workbench report`` ended in that traceback and exit 1 (tests/test_interrupts.py)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def _excepthook(kind, value, tb) -> None:
-    if issubclass(kind, KeyboardInterrupt) and "--debug" not in sys.argv:
+    if (issubclass(kind, KeyboardInterrupt) or caused_by_interrupt(value)) and "--debug" not in sys.argv:
         try:
             sys.stderr.write(message() + "\n")
             sys.stderr.flush()

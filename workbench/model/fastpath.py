@@ -576,12 +576,12 @@ def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None,
         record = measure_paths(ref, progress=progress)
     chosen, reason = choose(record, allow_onnx=allow_onnx, job_clips=job_clips)
     entry = record["paths"][chosen]
-    if entry.get("onnx_split", 1) > 1:
-        reason += f"; each batch cut in {entry['onnx_split']} parts run at once, measured faster here"
+    if (split := min(int(entry.get("onnx_split", 1)), max(1, cpu_threads()))) > 1:  # OMP_NUM_THREADS=1 since: one part
+        reason += f"; each batch cut in {split} parts run at once, measured faster here"
     precision = {"requested": "auto", "chosen": chosen, "reason": reason,
                  "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
                  "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
-                 "measured_now": fresh, "job_clips": job_clips, "onnx_split": entry.get("onnx_split", 1),
+                 "measured_now": fresh, "job_clips": job_clips, "onnx_split": split,
                  "expected_seconds": {name: round(v, 2) for name in record["paths"]
                                       if (v := expected_seconds(record, name, job_clips)) is not None},
                  "failed_paths": sorted(name for name, p in record["paths"].items() if p.get("error"))}
