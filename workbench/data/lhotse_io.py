@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import interrupts
 from workbench.errors import ConfigError
 from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes, with_label_map
 from workbench.data.manifest import Item, Manifest, write_manifest
@@ -49,7 +50,8 @@ class LhotseImport:
 
 def _lhotse():
     try:
-        import lhotse
+        with interrupts.deferred():  # lhotse imports torch: a Ctrl-C inside torch's C++ start-up aborts the process (exit -6)
+            import lhotse
     except ImportError:
         raise ConfigError("the 'lhotse' package is not installed.", source="lhotse", fix="pip install 'workbench[lhotse]' (or pip install lhotse).") from None
     logging.getLogger("lhotse").setLevel(logging.ERROR)  # its own log lines must not reach the screen
