@@ -2,7 +2,7 @@
 
 Rows, top to bottom: waveform (top-evidence span shaded); spectrogram with the
 time–frequency saliency overlaid; F0 and intensity (Praat, through
-:mod:`workbench.explain.voice`); the frame-score heatmap (nine classes, 50
+:mod:`workbench.explain.voice`); the frame-score heatmap (the model's classes, 50
 frames/s); one attribution strip per method, each titled with its method and
 its faithfulness figures; the words (when an alignment is given).  The model's
 banner (random weights, synthetic cues) heads the figure.  Every string that

@@ -185,7 +185,7 @@ class Emotion2vecModel:
         ids: Sequence[str] | None = None,
         hook: Callable[..., None] | None = None,
     ) -> list[Prediction]:
-        """Predict the nine scores for each clip.
+        """Predict the scores of the model's classes (:attr:`labels`) for each clip.
 
         Parameters
         ----------

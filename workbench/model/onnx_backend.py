@@ -144,7 +144,7 @@ class OnnxModel:
         ids: Sequence[str] | None = None,
         hook: Callable[..., None] | None = None,
     ) -> list[Prediction]:
-        """Predict the nine scores for each clip (same contract as :meth:`Emotion2vecModel.predict`).
+        """Predict the scores of the model's classes for each clip (same contract as :meth:`Emotion2vecModel.predict`).
 
         Parameters
         ----------

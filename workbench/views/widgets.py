@@ -13,7 +13,7 @@ view                     what it shows
 TrimmingInspector        source and processed waveform on one time axis,
                          removed regions shaded, samples cut, both playable
 SampleRateExplorer       spectrograms before/after a source rate, resampler
-                         or telephone channel, the nine scores, label change
+                         or telephone channel, the class scores, label change
 LowConfidenceBrowser     a run's items filtered by confidence, finding,
                          label, variant, speaker; one item in detail
 EmbeddingMap             a run's embeddings in 2-D; click a point to open it
