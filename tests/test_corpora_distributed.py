@@ -101,3 +101,62 @@ def test_the_macos_appledouble_beside_each_file_is_no_item_and_no_misnamed_file(
     assert any(n.startswith(f"1 hidden file(s) with an audio extension in {tmp_path} were not read (e.g. {hidden})")
                and "AppleDouble" in n for n in m.notes), m.notes
     assert not any("naming" in n or "no row in" in n for n in m.notes), m.notes
+
+
+def iemocap_release(root: Path) -> Path:
+    """One session of ``IEMOCAP_full_release`` as unpacked from a Mac-made archive: an EmoEvaluation file per dialog
+    (header line, summary lines, evaluators' ``C-E``/``A-E`` lines, the actors' ``C-F1``/``C-M1`` self-evaluations),
+    its ``Attribute/``, ``Categorical/`` and ``Self-evaluation/`` per-rater copies, transcriptions with an unlabelled
+    ``MXX0`` turn, and an AppleDouble ``._`` file beside each file."""
+    s = root / "IEMOCAP_full_release" / "Session1"
+    emo = s / "dialog" / "EmoEvaluation"
+    emo.mkdir(parents=True)
+    head = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+    (emo / "Ses01F_impro01.txt").write_text(
+        head + "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E2:\tNeutral state;\t()\nC-E3:\tNeutral state;\t()\nC-E4:\tNeutral state;\t()\nC-F1:\tNeutral state;\t()\n"
+        "A-E3:\tval 3; act 2; dom  2;\t()\nA-E4:\tval 2; act 3; dom  3;\t(curious)\nA-F1:\tval 3; act 2; dom  1;\t()\n\n"
+        "[10.0100 - 11.3925]\tSes01F_impro01_M000\txxx\t[2.5000, 2.0000, 2.5000]\n"
+        "C-E1:\tFrustration;\t()\nC-E2:\tAnger; Frustration;\t()\nC-E3:\tNeutral state;\t()\nC-M1:\tFrustration;\t()\n\n")
+    (emo / "Ses01F_script01_1.txt").write_text(
+        head + "[14.4800 - 17.4900]\tSes01F_script01_1_M003\texc\t[3.5000, 3.5000, 3.0000]\n"
+        "C-E1:\tExcited;\t()\nC-E2:\tHappiness; Excited;\t()\nC-E3:\tExcited;\t()\n\n"
+        "[20.0000 - 21.0000]\tSes01F_script01_1_F004\toth\t[3.0000, 3.0000, 3.0000]\n"
+        "C-E1:\tOther:sarcastic;\t()\nC-E2:\tOther:bored;\t()\n\n")
+    for sub, line in (("Attribute", "Ses01F_impro01_F000 :act 2; val 3; dom  2; ()\n"),
+                      ("Categorical", "Ses01F_impro01_F000 :Angry; ()\n"),
+                      ("Self-evaluation", "[6.2901 - 8.2357]\tSes01F_impro01_F000\tang\t[1.0000, 5.0000, 5.0000]\n")):
+        (emo / sub).mkdir()
+        (emo / sub / f"Ses01F_impro01_e2_{sub[:3].lower()}.txt").write_text(line)
+    tr = s / "dialog" / "transcriptions"
+    tr.mkdir(parents=True)
+    (tr / "Ses01F_impro01.txt").write_text("Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.\n"
+                                           "Ses01F_impro01_M000 [010.0100-011.3925]: Do you have your forms?\n"
+                                           "Ses01F_impro01_MXX0 [012.0000-013.0000]: [LAUGHTER]\n")
+    for n, turn in enumerate(("Ses01F_impro01_F000", "Ses01F_impro01_M000", "Ses01F_script01_1_M003", "Ses01F_script01_1_F004")):
+        wav(s / "sentences" / "wav" / turn.rsplit("_", 1)[0] / f"{turn}.wav", seed=n)
+    for f in [p for p in s.rglob("*") if p.is_file()]:
+        f.with_name("._" + f.name).write_bytes(APPLEDOUBLE)
+    return root
+
+
+def test_iemocap_as_released_speaker_from_the_turn_classes_and_evaluators(tmp_path):
+    from workbench.data.corpora import iemocap
+
+    root = iemocap_release(tmp_path)
+    m = {it.id: it for it in prepare("iemocap", root)}
+    assert sorted(m) == ["Ses01F_impro01_F000", "Ses01F_impro01_M000", "Ses01F_script01_1_F004", "Ses01F_script01_1_M003"]
+    got = {k: (it.label, it.emotion, it.speaker, it.gender, it.meta["improvised"], it.split) for k, it in m.items()}
+    assert got["Ses01F_impro01_M000"] == ("xxx", "", "Ses01M", "male", True, "Session1")  # the turn's M, not the dialog's F
+    assert got["Ses01F_script01_1_M003"] == ("exc", "happy", "Ses01M", "male", False, "Session1")
+    assert got["Ses01F_script01_1_F004"] == ("oth", "other", "Ses01F", "female", False, "Session1")
+    assert m["Ses01F_impro01_F000"].text == "Excuse me." and m["Ses01F_impro01_F000"].emotion == "neutral"
+    four = {it.id: it.emotion for it in prepare("iemocap", root, classes="four")}
+    assert four["Ses01F_script01_1_M003"] == "happy" and four["Ses01F_script01_1_F004"] == ""
+    report = iemocap.read_evaluation(root)
+    assert "._" not in report.source and "Categorical" not in report.source, report.source
+    f000 = report.records["Ses01F_impro01_F000"]  # the Categorical/ and Self-evaluation/ copies' "ang" is not read
+    assert (f000["votes_neutral"], f000["votes_angry"], f000["iemocap_self"]) == (3.0, 0.0, "Neutral state")
+    m000 = report.records["Ses01F_impro01_M000"]
+    assert (m000["votes_angry"], m000["votes_neutral"], m000["votes_unmapped"], m000["n_raters"]) == (0.5, 1.0, 1.5, 3.0)
+    assert iemocap.read_evaluation(root, include_self=True).records["Ses01F_impro01_M000"]["n_raters"] == 4.0
