@@ -25,8 +25,8 @@ SHOWN_SKIPPED = 3
 LFS_POINTER_STARTS = (b"version https://git-lfs.github.com/spec/", b"version https://hawser.github.com/spec/")
 #: the LFS spec caps a pointer file below 1,024 bytes: a larger file is not read for the check
 LFS_POINTER_MAX_BYTES = 1024
-LFS_FIX = ("install git-lfs and run `git lfs pull` in the corpus's clone (or clone it again with `git lfs clone`), then "
-           "prepare the manifest again")
+LFS_FIX = ("install git-lfs and run `git lfs pull` in the clone (or clone it again with `git lfs clone`), then make the "
+           "manifest again")
 
 
 def audio_files(root: Path, hidden: list[str] | None = None) -> list[Path]:
@@ -104,8 +104,8 @@ def without_lfs_pointers(items: list[Item], root: Path, what: str) -> tuple[list
     if len(pointers) == len({it.path for it in items}):
         raise ConfigError(
             f"every one of the {len(pointers)} {what + ' ' if what else ''}audio files is a Git LFS pointer (a text of about 130 bytes that stands "
-            f"for the audio, e.g. {shown}), not a recording: the corpus was downloaded as a ZIP of its Git repository, or "
-            "cloned without git-lfs.", source=str(root), fix=LFS_FIX + ".")
+            f"for the audio, e.g. {shown}), not a recording: the {'corpus' if what else 'folder'} was downloaded as a ZIP of "
+            "its Git repository, or cloned without git-lfs.", source=str(root), fix=LFS_FIX + ".")
     return ([it for it in items if it.path not in pointers],
             f"{len(pointers)} audio file(s) are Git LFS pointers, not recordings, and were left out (e.g. {shown}"
             f"{f' … and {len(pointers) - SHOWN_SKIPPED} more' if len(pointers) > SHOWN_SKIPPED else ''}): the clone's audio "
