@@ -160,3 +160,14 @@ def test_iemocap_as_released_speaker_from_the_turn_classes_and_evaluators(tmp_pa
     m000 = report.records["Ses01F_impro01_M000"]
     assert (m000["votes_angry"], m000["votes_neutral"], m000["votes_unmapped"], m000["n_raters"]) == (0.5, 1.0, 1.5, 3.0)
     assert iemocap.read_evaluation(root, include_self=True).records["Ses01F_impro01_M000"]["n_raters"] == 4.0
+
+
+def test_crema_d_with_only_its_mp3_copies_fetched_says_so(tmp_path):
+    """The repository holds AudioMP3/ (the raters' copies) beside AudioWAV/; with only the MP3s fetched the reader said
+    'no crema-d audio files with the corpus's naming were found' and 'pass the top folder', which the user had passed."""
+    (tmp_path / "AudioMP3").mkdir()
+    for name in ("1001_DFA_ANG_XX", "1001_DFA_DIS_XX"):
+        (tmp_path / "AudioMP3" / f"{name}.mp3").write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00")
+    with pytest.raises(ConfigError, match=r"the folder holds 2 \.mp3 file\(s\) \(e\.g\. AudioMP3/1001_DFA_ANG_XX\.mp3\)") as e:
+        prepare("crema-d", tmp_path)
+    assert "AudioWAV/" in e.value.fix and "workbench manifest" in e.value.fix

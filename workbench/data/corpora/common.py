@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 #: the audio the corpora are distributed in
 AUDIO_EXTS = {".wav", ".flac"}
+#: what ``prepare_folder`` picks up: everything the decoder reads
+FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
 #: a note on left-out files names this many, then counts the rest
 SHOWN_SKIPPED = 3
 #: how a Git LFS pointer file starts (the spec's ``version`` line, and its first releases' one): what a clone without
@@ -129,12 +131,14 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *, re
     (:func:`without_lfs_pointers`: refused when every file is one)."""
     items, pointer_note = without_lfs_pointers(items, root, corpus)
     if not items:
+        other = "" if skipped else _other_formats(root)
         raise ConfigError(
             f"no {corpus} audio files with the corpus's naming were found"
-            + (f" ({len(skipped)} files did not match, e.g. {skipped[0]})" if skipped else "")
-            + ".",
+            + (f" ({len(skipped)} files did not match, e.g. {skipped[0]})" if skipped else "") + (other or "."),
             source=str(root),
-            fix=f"pass the top folder of the {corpus} distribution (see datasets/README.md for its layout).",
+            fix=("fetch or convert the corpus's WAV files (CREMA-D: AudioWAV/), or make a manifest of these files with "
+                 "`workbench manifest FOLDER`, which reads any audio, and label its rows yourself." if other else
+                 f"pass the top folder of the {corpus} distribution (see datasets/README.md for its layout)."),
         )
     notes = [skipped_note(root, corpus, skipped, reason)] if skipped else []
     notes += [note for note in (pointer_note, hidden_note(root, hidden) if hidden else None) if note]
@@ -151,6 +155,22 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *, re
                 + "; ".join(copies[:3]) + (f" … and {len(copies) - 3} more" if len(copies) > 3 else ""))
         manifest.notes.append(note)
     return manifest
+
+
+def _other_formats(root: Path) -> str:
+    """Why a folder without a WAV or FLAC file gave nothing, when it holds audio of another format ("" when it holds none): the corpus readers
+    read the distributions' WAV/FLAC audio (CREMA-D's ``AudioWAV/``, not the raters' ``AudioMP3/`` copies, four of which
+    its README names as wrong), and "pass the top folder" misled a user who had passed it with only the MP3s fetched."""
+    found: dict[str, list[str]] = {}
+    for p in root.rglob("*"):
+        if p.suffix.lower() in FOLDER_AUDIO_EXTS - AUDIO_EXTS and not p.name.startswith(".") and p.is_file():
+            found.setdefault(p.suffix.lower(), []).append(rel(p, root))
+    if not found:
+        return ""
+    kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(found.items(), key=lambda kv: -len(kv[1])))
+    first = min(max(found.values(), key=len))  # of the most common kind
+    return (f": the folder holds {kinds} file(s) (e.g. {cut_middle(printable(first))}), and the corpus readers read the "
+            "distribution's .wav/.flac audio (CREMA-D's AudioWAV/, not the raters' AudioMP3/ copies).")
 
 
 def skipped_note(root: Path, corpus: str, skipped: list[str], reason: str | None = None) -> str:
