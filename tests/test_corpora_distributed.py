@@ -171,3 +171,12 @@ def test_crema_d_with_only_its_mp3_copies_fetched_says_so(tmp_path):
     with pytest.raises(ConfigError, match=r"the folder holds 2 \.mp3 file\(s\) \(e\.g\. AudioMP3/1001_DFA_ANG_XX\.mp3\)") as e:
         prepare("crema-d", tmp_path)
     assert "AudioWAV/" in e.value.fix and "workbench manifest" in e.value.fix
+
+
+def test_a_corpus_whose_files_are_all_hidden_is_refused_naming_them(tmp_path):
+    """Hidden files are not read; when they are all there is, the refusal says so rather than only 'none found'."""
+    wav(tmp_path / ".cache" / "emodb" / "wav" / "03a01Fa.wav")
+    with pytest.raises(ConfigError, match=r"1 hidden file\(s\) \(a name or a folder starting with '\.', e\.g\. "
+                                          r"\.cache/emodb/wav/03a01Fa\.wav\) were not read"):
+        prepare("emodb", tmp_path)
+    assert len(prepare("emodb", tmp_path / ".cache" / "emodb")) == 1  # the hidden folder passed itself is read

@@ -134,7 +134,9 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *, re
         other = "" if skipped else _other_formats(root)
         raise ConfigError(
             f"no {corpus} audio files with the corpus's naming were found"
-            + (f" ({len(skipped)} files did not match, e.g. {skipped[0]})" if skipped else "") + (other or "."),
+            + (f" ({len(skipped)} files did not match, e.g. {skipped[0]})" if skipped else "") + (other or ".")
+            + (f" {len(hidden)} hidden file(s) (a name or a folder starting with '.', e.g. {cut_middle(printable(hidden[0]))}) "
+               "were not read." if hidden else ""),
             source=str(root),
             fix=("fetch or convert the corpus's WAV files (CREMA-D: AudioWAV/), or make a manifest of these files with "
                  "`workbench manifest FOLDER`, which reads any audio, and label its rows yourself." if other else
