@@ -180,3 +180,27 @@ def test_a_corpus_whose_files_are_all_hidden_is_refused_naming_them(tmp_path):
                                           r"\.cache/emodb/wav/03a01Fa\.wav\) were not read"):
         prepare("emodb", tmp_path)
     assert len(prepare("emodb", tmp_path / ".cache" / "emodb")) == 1  # the hidden folder passed itself is read
+
+
+def test_an_audiofolder_skips_hidden_files_as_datasets_does_and_names_lfs_pointers(tmp_path):
+    """`datasets` leaves hidden files out of an audiofolder; the workbench's own reader made the AppleDouble ``._a1.wav``
+    an item labelled ``angry``.  A dataset repository cloned without git-lfs holds pointers where its audio should be:
+    the rows pointing at them are skipped with the cause, and an import of nothing else is refused with it."""
+    from workbench.data.hf import import_hf
+
+    folder = tmp_path / "af"
+    wav(folder / "angry" / "a1.wav")
+    (folder / "angry" / "._a1.wav").write_bytes(APPLEDOUBLE)
+    wav(folder / "sad" / "b1.wav", seed=1)
+    res = import_hf(folder, tmp_path / "m.csv")
+    assert sorted((Path(it.path).name, it.label) for it in res.manifest) == [("a1.wav", "angry"), ("b1.wav", "sad")]
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "metadata.csv").write_text("file_name,label\na.wav,angry\nb.wav,sad\n")
+    (clone / "a.wav").write_bytes(LFS_POINTER)
+    (clone / "b.wav").write_bytes(LFS_POINTER)
+    with pytest.raises(ConfigError, match=r"a\.wav is a Git LFS pointer, not audio \(install git-lfs and run `git lfs pull`"):
+        import_hf(clone, tmp_path / "m2.csv")
+    wav(clone / "b.wav")
+    res = import_hf(clone, tmp_path / "m3.csv")
+    assert [Path(it.path).name for it in res.manifest] == ["b.wav"] and "Git LFS pointer" in res.skipped[0]
