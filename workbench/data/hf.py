@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
+from workbench.data.corpora.common import LFS_FIX, lfs_pointers
 from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, LABEL_MAP_META, Manifest, jsonl_objects, write_manifest
@@ -281,7 +282,10 @@ def _audiofolder(root: Path, split: str | None) -> tuple[dict[str, list[dict]], 
                 audio = {"bytes": None, "path": str(target), "origin": f"{meta_file}, {at}"}  # where a refusal points
                 rows.setdefault(_split_of(target, root), []).append({"audio": audio, **record})
     else:
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+        # hidden files and folders are not data, as `datasets` resolves an audiofolder's files (the AppleDouble
+        # ._a1.wav beside each file of a Mac-made archive became an item labelled by its folder)
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(root).parts))
         parents = {p.parent for p in files}
         by_folder = any(parent != root and parent.name.lower() not in SPLIT_NAMES for parent in parents)
         for p in files:
@@ -503,6 +507,9 @@ def _audio_path(value, audio_dir: Path, manifest_dir: Path, result: HFImport, wh
         result.written += 1
         return os.path.relpath(target, manifest_dir)
     if path and Path(path).expanduser().is_file():
+        if lfs_pointers(Path(path).expanduser().parent, [Path(path).name]):  # a dataset repository cloned without git-lfs
+            result.skipped.append(f"{where}: {path} is a Git LFS pointer, not audio ({LFS_FIX})")
+            return None
         result.referenced += 1
         return str(Path(path).expanduser().resolve())
     result.skipped.append(f"{where}: no audio bytes and no file at {path!r}" if path else f"{where}: no audio bytes and no path")

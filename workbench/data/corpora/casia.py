@@ -42,8 +42,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     part (``same-text``: ``text_id`` is the file's number, one sentence read in every emotion; ``different-text``: no
     ``text_id``, each emotion has its own sentences)."""
     root = require_dir(corpus_dir, NAME)
-    items, skipped = [], []
-    for p in audio_files(root):
+    items, skipped, hidden = [], [], []
+    for p in audio_files(root, hidden):
         folder = p.parent.name.lower()
         emo = FOLDER_LABELS.get(folder, folder)
         if emo not in LABEL_MAP:
@@ -56,4 +56,4 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             speaker=speaker, gender=sex,
             meta={"corpus": NAME, "text_id": "" if texts == "different-text" else p.stem, "texts": texts},
         ))
-    return finish(items, root, NAME, skipped)
+    return finish(items, root, NAME, skipped, hidden=hidden)

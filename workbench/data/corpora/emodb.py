@@ -90,8 +90,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     Listener judgements from ``erkennung.txt`` are attached when the distribution's file is found.
     """
     root = require_dir(corpus_dir, NAME)
-    items, skipped = [], []
-    for p in audio_files(root):
+    items, skipped, hidden = [], [], []
+    for p in audio_files(root, hidden):
         name = parse_name(p.stem)
         if name is None or name.speaker not in SPEAKERS:
             skipped.append(rel(p, root))
@@ -102,7 +102,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             text=TEXTS.get(name.text, ""), speaker=name.speaker, gender=gender,
             meta={"corpus": NAME, "text_id": name.text, "version": name.version, "age": age},
         ))
-    manifest = finish(items, root, NAME, skipped)
+    manifest = finish(items, root, NAME, skipped, hidden=hidden)
     _attach_perception_test(manifest, root)
     return manifest
 

@@ -131,8 +131,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """
     root = require_dir(corpus_dir, NAME)
     texts, unread = _texts(root)
-    items, skipped, odd, numbered = [], [], [], 0
-    for p in audio_files(root):
+    items, skipped, odd, numbered, hidden = [], [], [], 0, []
+    for p in audio_files(root, hidden):
         parsed = parse_path(p)
         if parsed is None:
             skipped.append(rel(p, root))
@@ -149,7 +149,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             text=texts.get(p.stem, ""), speaker=spk, gender=SPEAKERS.get(spk, ("", ""))[1], split=split,
             meta={"corpus": NAME, "language": "zh" if int(spk) <= 10 else "en"},
         ))
-    manifest = finish(items, root, NAME, skipped)
+    manifest = finish(items, root, NAME, skipped, hidden=hidden)
     manifest.notes.extend(_split_notes(items, numbered, odd))
     if unread:
         manifest.notes.append(f"{len(unread)} speaker text file(s) could not be read, so their utterances have no text: "

@@ -7,13 +7,11 @@ import os
 import re
 from pathlib import Path
 
-from workbench.data.corpora.common import empty_files_note
+from workbench.data.corpora.common import empty_files_note, FOLDER_AUDIO_EXTS, without_lfs_pointers
 from workbench.data.manifest import generic_emotion, Item, Manifest
 from workbench.errors import ConfigError, printable, without_controls
 from workbench.serialize import cut_middle  # paths in notes: PATH_MAX is 4,096, five whole link targets made a 15 KB note
 
-#: what ``prepare_folder`` picks up: everything the decoder reads
-FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
 
 
 def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False, speaker_pattern: str | None = None) -> Manifest:
@@ -87,8 +85,9 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
     if unmatched:
         notes.append(f"{len(unmatched)} of {len(items)} file(s) have no speaker: the speaker pattern '{printable(speaker_pattern)}' does not "
                      f"match their paths ({printable(', '.join(unmatched[:5]))}{' …' if len(unmatched) > 5 else ''})")
+    items, pointers = without_lfs_pointers(items, root, "")  # a clone without git-lfs holds text stubs, not audio
     empty = empty_files_note(root, [it.path for it in items])
-    return Manifest(items, root=root, name=root.name, notes=notes + ([empty] if empty else []))
+    return Manifest(items, root=root, name=root.name, notes=notes + [n for n in (pointers, empty) if n])
 
 
 def _speaker_regex(pattern: str | None):

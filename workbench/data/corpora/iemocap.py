@@ -119,13 +119,20 @@ UNREAD_TURNS = ("summary line(s) not read: the turn name is not IEMOCAP's SesNN[
                 "[V, A, D] is not a number")
 
 
+def _text_files(folder: Path) -> list[Path]:
+    """The ``*.txt`` files of a folder, sorted, without the hidden ones: a copy of IEMOCAP archived on a Mac holds an
+    AppleDouble ``._Ses01F_impro01.txt`` beside each file (as ``._Ses01F_impro01_F000.wav`` beside each turn), which
+    ``read_evaluation`` listed among the files it read."""
+    return sorted(f for f in folder.glob("*.txt") if not f.name.startswith("."))
+
+
 def _evaluation_text(path: Path) -> str:
     return read_text_capped(path, errors="replace", what="an IEMOCAP evaluation file")
 
 
 def _transcripts(session: Path) -> dict[str, str]:
     texts: dict[str, str] = {}
-    for tf in sorted((session / "dialog" / "transcriptions").glob("*.txt")):
+    for tf in _text_files(session / "dialog" / "transcriptions"):
         # bounded, a FIFO or device refused (read_text on a linked /dev/zero filled memory, a FIFO hung prepare)
         for line in read_text_capped(tf, errors="replace", what="an IEMOCAP transcription file").splitlines():
             m = _TRANSCRIPT.match(line.strip())
@@ -153,7 +160,7 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
     twice: dict[str, list[str]] = {}  # turn -> where each further summary line of it stands, with the codes
     for sess in _sessions(root):
         texts = _transcripts(sess)
-        for ef in sorted((sess / "dialog" / "EmoEvaluation").glob("*.txt")):
+        for ef in _text_files(sess / "dialog" / "EmoEvaluation"):
             for n, line in enumerate(_evaluation_text(ef).splitlines(), 1):
                 turn = parse_turn_line(line)
                 if turn is None:
@@ -239,8 +246,8 @@ def _evaluation_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) ->
     for raw in ([paths] if isinstance(paths, (str, os.PathLike)) else list(paths)):
         p = Path(raw).expanduser()
         if p.is_dir():  # EmoEvaluation's own *.txt only: its Categorical/, Attribute/, Self-evaluation/ hold per-rater copies
-            files += sorted(p.glob("*.txt")) if p.name == "EmoEvaluation" else sorted(
-                f for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation")
+            files += _text_files(p) if p.name == "EmoEvaluation" else [
+                f for folder in sorted({f.parent for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation"}) for f in _text_files(folder)]
         elif p.is_file():
             files.append(p)
         else:

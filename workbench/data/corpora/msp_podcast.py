@@ -187,7 +187,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     root = require_dir(corpus_dir, NAME)
     labels = _consensus_file(root)
     rows = consensus_rows(labels)
-    audio = {p.name: p for p in audio_files(root)}
+    hidden: list[str] = []
+    audio = {p.name: p for p in audio_files(root, hidden)}
     _refuse_twice_listed(rows, labels)
     items, no_audio, no_class, off_scale = [], [], [], []
     for r in rows:
@@ -207,7 +208,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     reason = "; ".join(part for part in (
         f"{len(no_audio)} without their audio file in the folder" if no_audio else "",
         f"{len(no_class)} with a class letter the corpus does not have ({', '.join(LABEL_MAP)})" if no_class else "") if part)
-    manifest = finish(items, root, NAME, no_class + no_audio, reason=f"row(s) of {labels.name} were left out: {reason}")
+    manifest = finish(items, root, NAME, no_class + no_audio, reason=f"row(s) of {labels.name} were left out: {reason}",
+                      hidden=hidden)
     manifest.notes.append(split_note(items))
     listed = {Path(r["FileName"]).name for r in rows}
     unlisted = sorted(rel(p, root) for name, p in audio.items() if name not in listed)

@@ -104,8 +104,8 @@ def prepare(corpus_dir: str | os.PathLike, *, channel: str = "speech") -> Manife
         raise ConfigError(f"unknown RAVDESS channel {channel!r}; expected speech, song or both.", source="--channel",
                           fix="pass --channel speech (default), song or both.")
     root = require_dir(corpus_dir, NAME)
-    items, skipped, ruled_out, other = [], [], [], {}
-    for p in audio_files(root):
+    items, skipped, ruled_out, other, hidden = [], [], [], {}, []
+    for p in audio_files(root, hidden):
         name = parse_name(p.stem)
         if name is None:
             skipped.append(rel(p, root))
@@ -119,7 +119,7 @@ def prepare(corpus_dir: str | os.PathLike, *, channel: str = "speech") -> Manife
         raise ConfigError(f"every RAVDESS file with the corpus's naming is {', '.join(other)} ({sum(other.values())} files); "
                           f"none is {channel}.", source=str(root), fix=f"pass --channel {next(iter(other))} (or both).")
     items, extracted = _without_extracted_audio(items)
-    manifest = finish(items, root, NAME, skipped)
+    manifest = finish(items, root, NAME, skipped, hidden=hidden)
     manifest.notes.extend(_notes(items, ruled_out, other))
     if extracted:
         manifest.notes.append(
