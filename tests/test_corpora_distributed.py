@@ -204,3 +204,20 @@ def test_an_audiofolder_skips_hidden_files_as_datasets_does_and_names_lfs_pointe
     wav(clone / "b.wav")
     res = import_hf(clone, tmp_path / "m3.csv")
     assert [Path(it.path).name for it in res.manifest] == ["b.wav"] and "Git LFS pointer" in res.skipped[0]
+
+
+def test_a_pointer_in_a_manifest_made_elsewhere_is_named_as_one_when_it_is_decoded(tmp_path):
+    """A hand-written manifest (or an EmoBox/lhotse import) pointing at CREMA-D's pointers failed every row with 'could
+    not decode … re-export it as WAV', which never names the cause: the decoder names a Git LFS pointer and git lfs pull."""
+    from workbench.audio.intake import load
+    from workbench.errors import AudioError
+
+    stub = tmp_path / "1001_DFA_ANG_XX.wav"
+    stub.write_bytes(LFS_POINTER)
+    with pytest.raises(AudioError) as e:
+        load(stub)
+    assert "Git LFS pointer" in str(e.value) and "git lfs pull" in str(e.value) and stub.name in str(e.value)
+    odd = tmp_path / "odd.wav"  # a small file that is not a pointer keeps the decoder's own words
+    odd.write_bytes(b"version 2 of something else\n")
+    with pytest.raises(AudioError, match="could not decode"):
+        load(odd)

@@ -57,7 +57,12 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         raise _os_error(exc, str(path)) from None
 
 
-
+#: how a Git LFS pointer file starts (the spec's ``version`` line, and its first releases' one): what a clone without
+#: git-lfs, or the "Download ZIP" of a repository, holds in place of each audio file.  CREMA-D is distributed so: its
+#: repository's ``AudioWAV/*.wav`` are 130-131-byte pointers, and its README warns that the ZIP gives only those
+LFS_POINTER_STARTS = (b"version https://git-lfs.github.com/spec/", b"version https://hawser.github.com/spec/")
+#: the LFS spec caps a pointer file below 1,024 bytes: a larger file is not read for the check
+LFS_POINTER_MAX_BYTES = 1024
 #: the manifest formats (`workbench run` reads them): a file of these that no decoder reads is named as a manifest
 MANIFEST_SUFFIXES = ("csv", "jsonl", "parquet")
 
@@ -174,6 +179,10 @@ class AudioStream:
         if kind in MANIFEST_SUFFIXES:  # no decoder reads it, and its name says what it is: a list of audio, not audio
             raise AudioError(f"is a manifest ({kind}), not an audio file.", source=self.shown,
                              fix="score its items with `workbench run FILE --out RUN`, or pass the audio files themselves.")
+        if self.info.path and (self.info.size_bytes or 0) < LFS_POINTER_MAX_BYTES and _head(Path(self.info.path), 64).startswith(LFS_POINTER_STARTS):
+            raise AudioError("is a Git LFS pointer (a text of about 130 bytes that stands in for the recording), not audio: the "
+                             "corpus was downloaded as its repository's ZIP or cloned without git-lfs.", source=self.shown,
+                             fix="install git-lfs and run `git lfs pull` in the clone, or clone it again with `git lfs clone`.")
         raise AudioError(
             f"could not decode: not a readable audio file, or truncated ({'; '.join(self._errors) or 'no decoder accepted it'}).",
             source=self.shown,

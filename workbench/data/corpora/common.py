@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench.audio.decoders import LFS_POINTER_MAX_BYTES, LFS_POINTER_STARTS
 from workbench.data.manifest import Item, Manifest
 from workbench.errors import ConfigError, printable
 from workbench.serialize import cut_middle
@@ -21,12 +22,6 @@ AUDIO_EXTS = {".wav", ".flac"}
 FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
 #: a note on left-out files names this many, then counts the rest
 SHOWN_SKIPPED = 3
-#: how a Git LFS pointer file starts (the spec's ``version`` line, and its first releases' one): what a clone without
-#: git-lfs, or the "Download ZIP" of a repository, holds in place of each audio file.  CREMA-D is distributed so: its
-#: repository's ``AudioWAV/*.wav`` are 130-131-byte pointers, and its README warns that the ZIP gives only those
-LFS_POINTER_STARTS = (b"version https://git-lfs.github.com/spec/", b"version https://hawser.github.com/spec/")
-#: the LFS spec caps a pointer file below 1,024 bytes: a larger file is not read for the check
-LFS_POINTER_MAX_BYTES = 1024
 LFS_FIX = ("install git-lfs and run `git lfs pull` in the clone (or clone it again with `git lfs clone`), then make the "
            "manifest again")
 
