@@ -467,6 +467,25 @@ def test_msp_podcast_consensus_json_naming_a_file_twice_is_refused(tmp_path):
         prepare("msp-podcast", tmp_path)
 
 
+def test_msp_podcast_two_audio_files_of_one_name_are_one_item_or_refused(tmp_path):
+    """Two files of one segment's name in different folders (a release unpacked beside another): the reader kept the
+    last one found, silently.  A byte-identical copy is now left out with a note; two different recordings are refused."""
+    import shutil
+
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav")
+    wav(tmp_path / "Audios" / "MSP-PODCAST_0002_0003.wav", seed=1)
+    (tmp_path / "Labels").mkdir()
+    (tmp_path / "Labels" / "labels_consensus.json").write_text(MSP_JSON)
+    (tmp_path / "old" / "Audios").mkdir(parents=True)
+    shutil.copy(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav", tmp_path / "old" / "Audios")
+    manifest = prepare("msp-podcast", tmp_path)
+    assert by_id(manifest)["MSP-PODCAST_0001_0008"].path == "Audios/MSP-PODCAST_0001_0008.wav" and len(manifest.items) == 2
+    assert any("byte-identical second copies" in n and "old/Audios/MSP-PODCAST_0001_0008.wav" in n for n in manifest.notes)
+    wav(tmp_path / "old" / "Audios" / "MSP-PODCAST_0001_0008.wav", seed=5)  # another recording under the same name
+    with pytest.raises(ConfigError, match="two different msp-podcast files carry the same name"):
+        prepare("msp-podcast", tmp_path)
+
+
 def test_msp_podcast_votes_take_the_consensus_json(tmp_path):
     (tmp_path / "labels_detailed.csv").write_text("FileName,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
                                                   "MSP-PODCAST_0001_0008.wav,Angry,5,2,4\n"

@@ -188,11 +188,14 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     labels = _consensus_file(root)
     rows = consensus_rows(labels)
     hidden: list[str] = []
-    audio = {p.name: p for p in audio_files(root, hidden)}
+    audio: dict[str, list[Path]] = {}  # every file of a name: finish() keeps one copy, or refuses two different recordings
+    for p in audio_files(root, hidden):
+        audio.setdefault(p.name, []).append(p)
     _refuse_twice_listed(rows, labels)
     items, no_audio, no_class, off_scale = [], [], [], []
     for r in rows:
-        p = audio.get(Path(r["FileName"]).name)
+        copies = audio.get(Path(r["FileName"]).name)
+        p = copies[0] if copies else None
         letter = r["EmoClass"].strip().upper()
         if p is None or letter not in LABEL_MAP:
             (no_audio if p is None else no_class).append(r["FileName"] if p is None else f"{r['FileName']} (class {shown(letter, 20)})")
@@ -201,10 +204,10 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         gender = r.get("Gender", "").strip().lower()
         meta = {"corpus": NAME, "label_name": CLASS_NAMES[letter]}
         meta.update(_dimensions(r, off_scale))
-        items.append(Item(id=p.stem, path=rel(p, root), label=letter, emotion=LABEL_MAP[letter],
-                          speaker="" if speaker.lower() in ("", "unknown") else f"msp_{speaker}",
-                          gender=gender if gender in ("male", "female") else "", split=r.get("Split_Set", "").strip(),
-                          meta=meta))
+        items += [Item(id=c.stem, path=rel(c, root), label=letter, emotion=LABEL_MAP[letter],
+                       speaker="" if speaker.lower() in ("", "unknown") else f"msp_{speaker}",
+                       gender=gender if gender in ("male", "female") else "", split=r.get("Split_Set", "").strip(),
+                       meta=dict(meta)) for c in copies]
     reason = "; ".join(part for part in (
         f"{len(no_audio)} without their audio file in the folder" if no_audio else "",
         f"{len(no_class)} with a class letter the corpus does not have ({', '.join(LABEL_MAP)})" if no_class else "") if part)
@@ -212,7 +215,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
                       hidden=hidden)
     manifest.notes.append(split_note(items))
     listed = {Path(r["FileName"]).name for r in rows}
-    unlisted = sorted(rel(p, root) for name, p in audio.items() if name not in listed)
+    unlisted = sorted(rel(p, root) for name, ps in audio.items() if name not in listed for p in ps)
     if unlisted:
         manifest.notes.append(
             f"{len(unlisted)} audio file(s) have no row in {labels.name} and are not in the manifest (e.g. "
