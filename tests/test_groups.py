@@ -24,14 +24,14 @@ def _frame(rows):
     return pd.DataFrame(out)
 
 
-def metrics_page(monkeypatch, run) -> str:
+def metrics_page(monkeypatch, run, n_boot: int = 200) -> str:
     """The report's metrics section of ``run`` by speaker, as HTML from its "by speaker" table on."""
     from workbench.views import reporting
 
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
-    reporting.metrics_section(run, by=["speaker"], n_boot=200)
+    reporting.metrics_section(run, by=["speaker"], n_boot=n_boot)
     return shown[0].split("by speaker")[1]
 
 
@@ -165,18 +165,13 @@ def test_the_report_says_the_uar_gap_and_the_groups_left_out_of_it_as_metrics_do
     from test_calibration_cli import _run_folder
     from workbench.analysis.groups import describe_gap
     from workbench.analysis.metrics import run_metrics
-    from workbench.views import reporting
 
     rng = np.random.default_rng(3)
     rows = [(spk, c, c if rng.random() < acc else CLASSES[int(rng.integers(0, 6))])
             for spk, acc, k in (("a", 0.8, 6), ("b", 0.4, 6), ("c", 0.5, 1)) for c in CLASSES for _ in range(k)]
     _run_folder(tmp_path / "run", _frame(rows))
     rep = run_metrics(tmp_path / "run", by=("speaker",), figures=False, n_boot=200)["raw"]
-    shown = []
-    monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
-    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
-    page = html.unescape(shown[0].split("by speaker")[1])
+    page = html.unescape(metrics_page(monkeypatch, tmp_path / "run"))
     assert describe_gap(rep.disparities["speaker"]["uar"]) in page and "UAR gap" in rep.render()
     assert "left out of the gap: c (too small" in page
 
@@ -187,15 +182,10 @@ def test_the_report_names_why_each_group_is_left_out_of_a_gap_it_could_not_measu
     import html
 
     from test_calibration_cli import _run_folder
-    from workbench.views import reporting
 
     rows = [(spk, c, c) for spk in ("a", "b") for c in CLASSES[:-1] for _ in range(5)] + [("c", CLASSES[-1], CLASSES[-1])] * 3
     _run_folder(tmp_path / "run", _frame(rows))
-    shown = []
-    monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
-    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=50)
-    page = html.unescape(shown[0].split("by speaker")[1])
+    page = html.unescape(metrics_page(monkeypatch, tmp_path / "run", n_boot=50))
     assert "UAR gap: not measured" in page, page
     assert f"left out of the gap: a (no {CLASSES[-1]} items" in page and f"b (no {CLASSES[-1]} items" in page, page
 
@@ -361,17 +351,12 @@ def test_a_report_tables_a_breakdowns_largest_groups_and_says_how_many_more_ther
 
     from test_calibration_cli import _run_folder
     from workbench.analysis import metrics_groups
-    from workbench.views import reporting
 
     monkeypatch.setattr(metrics_groups.largest_groups, "__defaults__", (5,))
     rows = [(f"s{i:03d}", c, c) for i in range(30) for c in CLASSES[: 1 + i % 3]]  # speakers of 1–3 clips
     rows += [("big", c, c) for c in CLASSES for _ in range(4)]
     _run_folder(tmp_path / "run", _frame(rows))
-    shown = []
-    monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
-    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=50)
-    page = html.unescape(shown[0].split("by speaker")[1])
+    page = html.unescape(metrics_page(monkeypatch, tmp_path / "run", n_boot=50))
     # ten speakers of 3 clips tie for the last four places: which were tabled is the breakdown's order, and the page says so
     assert ("(the 5 largest of its 31 groups (6 more of 3 clips each, as large as the last tabled, left out: equal sizes are "
             "taken in the breakdown's order); metrics.json has them all)") in page
