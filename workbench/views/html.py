@@ -116,9 +116,17 @@ def widget_note(notebook: str | None = None) -> str:
 _LONG_PATH = re.compile(r"(<td>)([^<\s]{40,})(</td>)")
 
 
+#: a table cell holding one item id of words joined by ``_`` (``angry_en_48k_stereo``): a line may break after each
+#: ``_``.  Unbroken, the checkpoint comparison's "Most different items" table (12 columns) was 816-830 px wide in the
+#: 768 px column of an 800 px window, and its last column (the embedding cosine) was behind a scroll bar
+_LONG_ID = re.compile(r"(<td>)([^<\s/]{12,})(</td>)")
+_WORD_JOIN = re.compile(r"(?<=[^_])_(?=[^_])")  # an ``_`` between two words, not one that starts or ends the id
+
+
 def breakable_paths(html: str) -> str:
-    """``html`` with a ``<wbr>`` after each ``/`` of a long path that is a whole table cell."""
-    return _LONG_PATH.sub(lambda m: m.group(1) + m.group(2).replace("/", "/<wbr>") + m.group(3) if "/" in m.group(2) else m.group(0), html)
+    """``html`` with a ``<wbr>`` after each ``/`` of a long path and each ``_`` of a long id that is a whole table cell."""
+    html = _LONG_PATH.sub(lambda m: m.group(1) + m.group(2).replace("/", "/<wbr>") + m.group(3) if "/" in m.group(2) else m.group(0), html)
+    return _LONG_ID.sub(lambda m: m.group(1) + _WORD_JOIN.sub("_<wbr>", m.group(2)) + m.group(3), html)
 
 
 def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequence[tuple[str, str]] = (),
