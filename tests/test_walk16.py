@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+import pytest
 
 
 def _fusion_payload(checks: int) -> dict:
@@ -43,3 +44,44 @@ def test_the_most_different_items_table_breaks_long_ids_after_their_underscores(
     page = breakable_paths("<table><tr><td>angry_en_48k_stereo</td><td>a_b</td><td>__init__</td><td>happy &amp; sad</td></tr></table>")
     assert "<td>angry_<wbr>en_<wbr>48k_<wbr>stereo</td>" in page
     assert "<td>a_b</td>" in page and "<td>__init__</td>" in page and "<td>happy &amp; sad</td>" in page  # short, edge and prose cells as they were
+
+
+def _page_widths(tmp_path: Path, fragment: str, width: int) -> list:
+    """``[scrollWidth, clientWidth]`` of each table of ``fragment`` as a report page shows it, ``width`` px wide, in
+    Chromium."""
+    import nbformat
+    from test_browser import CHROMIUM, _browser_or_skip
+    from workbench.views.html import notebook_html
+
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/html": fragment})])])
+    page_file = tmp_path / "page.html"
+    page_file.write_text(notebook_html(nb, title="checkpoint_comparison"), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(page_file.resolve().as_uri(), wait_until="load")
+            return page.evaluate("[...document.querySelectorAll('table')].map(t => [t.scrollWidth, t.clientWidth, t.innerText])")
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_the_most_different_items_table_of_three_runs_fits_an_800_px_window(tmp_path):
+    """The default checkpoint comparison (the demo set in float32, bfloat16 and a second random checkpoint): its Most
+    different items table was 838 px wide in the 768 px column of an 800 px window, the embedding cosine scrolled out
+    of sight.  Measured in Chromium, with the demo set's ids and labels."""
+    import pandas as pd
+    from workbench.analysis.compare.items import disagreement_html
+
+    ids = ["dialogue_turn05", "angry_en_48k_stereo", "spk_m2_neutral_3", "happy_zh_noisy5db", "surprised_en"]
+    rows = [{"run_a": a, "run_b": b, "variant": "raw", "id": i, "emotion": "surprised", "pred_a": "disgusted",
+             "confidence_a": 0.1783, "pred_b": "surprised", "confidence_b": 0.2712, "tvd": 0.3172, "max_abs_delta": 0.1897,
+             "cosine": 0.99991} for a, b in (("A", "B"), ("A", "C"), ("B", "C")) for i in ids]
+    for scroll, client, text in _page_widths(tmp_path, disagreement_html(pd.DataFrame(rows), 10), 800):
+        assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
+        assert "embedding cosine" in text and "0.9999" in text and "angry_en_48k_stereo" in text.replace("\n", "")
