@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,23 @@ def test_the_most_different_items_table_of_three_runs_fits_an_800_px_window(tmp_
     for scroll, client, text in _page_widths(tmp_path, disagreement_html(pd.DataFrame(rows), 10), 800):
         assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
         assert "embedding cosine" in text and "0.9999" in text and "angry_en_48k_stereo" in text.replace("\n", "")
+
+
+def test_a_report_header_says_the_run_was_scored_by_a_fine_tuned_head_its_classes_and_its_random_parent(tmp_path):
+    """The experiment report of a run scored by a head trained for four classes of one's own (bright, calm, low, tense)
+    on a random checkpoint named only the head's folder on its model line: it read as any checkpoint."""
+    from types import SimpleNamespace
+
+    from workbench.views.provenance import model_item
+
+    head = tmp_path / "heads" / "h4<b>"
+    head.mkdir(parents=True)
+    card = {"parent": {"id": "random-tiny", "random_weights": True}, "labels": {"classes": ["bright", "calm", "low", "<i>tense"]}}
+    (head / "training_card.json").write_text(json.dumps(card))
+    model = {"id": str(head), "parameters": 51927, "device": "cpu", "dtype": "onnx-int8", "checksum": "b6d5543531d34102aa"}
+    rf = SimpleNamespace(model_ref=model, model=lambda: SimpleNamespace(model=str(head)), random_weights=True)
+    line = model_item(rf)
+    assert "a head <code>workbench finetune</code> trained for 4 classes (bright, calm, low, &lt;i&gt;tense)" in line, line
+    assert "on the embeddings of <code>random-tiny</code>" in line and "RANDOM WEIGHTS" in line and "h4&lt;b&gt;" in line
+    (head / "training_card.json").unlink()  # a copy of the project without the checkpoint folder: the plain line
+    assert model_item(rf).endswith("checksum <code>b6d5543531d34102</code>"), model_item(rf)
