@@ -106,3 +106,30 @@ def test_a_report_header_says_the_run_was_scored_by_a_fine_tuned_head_its_classe
     assert "on the embeddings of <code>random-tiny</code>" in line and "RANDOM WEIGHTS" in line and "h4&lt;b&gt;" in line
     (head / "training_card.json").unlink()  # a copy of the project without the checkpoint folder: the plain line
     assert model_item(rf).endswith("checksum <code>b6d5543531d34102</code>"), model_item(rf)
+
+
+def test_the_checkpoint_comparison_probes_a_head_and_its_parent_on_the_corpus_labels_by_default():
+    """The report of a base run against its head's run (four classes of one's own) probed each run's `emotion` column:
+    the base run's was empty ('Probe not evaluated: … no row has a 'emotion' value'), while the head's run's probe on
+    bright/calm/low/tense was said to "repeat run A's" — a probe that had not run.  Only the corpus's labels are one
+    target for both, so the default takes them where a run is a head of another; an explicit target is kept."""
+    from types import SimpleNamespace
+
+    from workbench.views import reporting
+
+    nb = json.loads((Path(reporting.__file__).parent.parent / "templates" / "checkpoint_comparison.ipynb").read_text())
+    (cell,) = ["".join(c["source"]) for c in nb["cells"] if "R.probe_section" in "".join(c["source"])]
+    (params,) = ["".join(c["source"]) for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert "\nprobe_target = None" in "\n" + params
+    head_runs = [{"name": "A", "encoder_checksum": "e" * 16, "weights_checksum": "e" * 16},
+                 {"name": "B", "encoder_checksum": "e" * 16, "weights_checksum": "b" * 16}]  # B: a head-only fine-tune of A
+    other_runs = [{"name": "A", "encoder_checksum": "e" * 16, "weights_checksum": "e" * 16},
+                  {"name": "B", "encoder_checksum": "f" * 16, "weights_checksum": "f" * 16}]
+    for runs, given, expected in ((head_runs, None, "label"), (other_runs, None, "emotion"), (head_runs, "emotion", "emotion")):
+        targets = []
+        fake = SimpleNamespace(shared_encoder_note=reporting.shared_encoder_note, esc=reporting.esc,
+                               probe_section=lambda run_dir, **kw: (targets.append(kw["target"]), ("", None))[1])
+        scope = {"R": fake, "cmp": SimpleNamespace(runs=[dict(r, run_dir=r["name"]) for r in runs]), "probe_scheme": "speaker",
+                 "probe_folds": 2, "probe_target": given, "n_boot": 20, "HTML": str, "display": lambda h: None}
+        exec(cell, scope)
+        assert targets == [expected, expected], (runs, given, targets)
