@@ -133,3 +133,18 @@ def test_the_checkpoint_comparison_probes_a_head_and_its_parent_on_the_corpus_la
                  "probe_folds": 2, "probe_target": given, "n_boot": 20, "HTML": str, "display": lambda h: None}
         exec(cell, scope)
         assert targets == [expected, expected], (runs, given, targets)
+
+
+def test_segment_names_the_model_and_says_a_head_and_its_random_parent(tmp_path):
+    """`workbench segment LONG.wav --model heads/h4` printed a timeline of tense/calm/low spans and named no model: a
+    head's own labels on a random parent read as a checkpoint's."""
+    from workbench.cli.signals import model_words
+
+    head = tmp_path / "h4"
+    head.mkdir()
+    model = {"id": str(head), "dtype": "onnx-int8", "labels": ["bright", "calm", "low", "tense"]}
+    assert model_words(model) == f"model: {head} (onnx-int8), classes bright, calm, low, tense"
+    (head / "training_card.json").write_text(json.dumps({"parent": {"id": "random-tiny", "random_weights": True}}))
+    assert model_words(model).endswith(": a head `workbench finetune` trained on the embeddings of random-tiny "
+                                       "(RANDOM WEIGHTS: the head means nothing either)"), model_words(model)
+    assert model_words({"id": "heads/h4 (onnx float32)"}) == "model: heads/h4 (onnx float32) (?), classes ?"
