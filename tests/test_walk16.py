@@ -148,3 +148,24 @@ def test_segment_names_the_model_and_says_a_head_and_its_random_parent(tmp_path)
     assert model_words(model).endswith(": a head `workbench finetune` trained on the embeddings of random-tiny "
                                        "(RANDOM WEIGHTS: the head means nothing either)"), model_words(model)
     assert model_words({"id": "heads/h4 (onnx float32)"}) == "model: heads/h4 (onnx float32) (?), classes ?"
+
+
+def test_worst_cases_say_a_label_outside_the_models_classes_instead_of_true_dash(tmp_path, monkeypatch):
+    """The experiment report of the base run of a manifest labelled bright/calm/low/tense (before a head is trained)
+    listed its worst items as "dialogue_turn05 — true —": an item labelled tense read as unlabelled."""
+    from test_probe import synthetic_row, write_run
+    from workbench.views import reporting
+
+    rows = [{**synthetic_row("t<1>", emotion="", label="tense<b>", pred="sad"), "margin": 0.01},
+            {**synthetic_row("u2", emotion="", label="", pred="sad"), "margin": 0.01},
+            {**synthetic_row("h3", emotion="happy", pred="sad"), "margin": 0.01}]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 3)
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.worst_cases(rf.path, n=5)  # one labelled row, wrong: the wrong ones are shown
+    assert any("<b>h3</b> — true <i>happy</i>, predicted" in h for h in shown), shown
+    shown.clear()
+    reporting.worst_cases(write_run(tmp_path / "run2", rows[:2], [[1.0, 0.0]] * 2).path, n=5)  # none scorable: the least confident
+    assert any("<b>t&lt;1&gt;</b> — labelled <i>tense&lt;b&gt;</i>, none of the model's classes, predicted" in h for h in shown), shown
+    assert any("<b>u2</b> — true <i>—</i>, predicted" in h for h in shown), shown

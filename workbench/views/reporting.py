@@ -333,7 +333,9 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
         findings = loads_json(r["findings"]) if r.get("findings") else []
         # each suggestion is a sentence: joined as sentences, never "… test).; next"
         f_html = " ".join(f"{code(f.get('code'))} — {prose(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
-        show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
+        said = (f"true <i>{esc(r['emotion'])}</i>" if r.get("emotion") else  # a label outside the model's classes was "true —"
+                f"labelled <i>{esc(r['label'])}</i>, none of the model's classes" if r.get("label") else "true <i>—</i>")
+        show_html(f"<p><b>{esc(r['id'])}</b> — {said}, predicted <b>{esc(r['pred'])}</b> "
                   f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:
             a = rf.scored_audio(r)  # exactly what the model heard: segment, variant chain, 16 kHz
