@@ -145,7 +145,8 @@ TEMPLATES = {
         "default: the demo set in float32, bfloat16 and with a second random checkpoint\n"
         "variant = None  # the variant to pair; default: every variant the runs share\n"
         "probe_scheme = 'speaker'  # the fold scheme (as --scheme): speaker, session, emobox or split; None skips the probe\n"
-        "probe_target = 'emotion'  # emotion (nine-class counterpart) or label (the corpus's own labels)\n"
+        "probe_target = None  # emotion (nine-class counterpart) or label (the corpus's own labels); default: label where a run is "
+        "a fine-tuned head of another run (its emotion column holds the head's classes, its parent's the nine), else emotion\n"
         "probe_folds = 5  # the number of folds (as --folds) of the speaker scheme; was probe_k\n"
         "n_boot = 1000  # bootstrap resamples for every interval\n"
         "top = 10  # most different items listed per run pair\n"
@@ -170,6 +171,9 @@ TEMPLATES = {
          "(`R = wb.reporting`) shows row `i`.",
          "for _, row in cmp.disagreements(1).iterrows():\n    display(*R.show_item(row))",
          "probes = {}\n"
+         "if probe_target is None:  # the corpus's labels are the one target a head and its parent share (the parent's emotion\n"
+         "    # column is empty for a head's own classes: its probe was 'not evaluated' beside the head's, said to repeat it)\n"
+         "    probe_target = 'label' if any(R.shared_encoder_note(cmp.runs, r['name']) for r in cmp.runs) else 'emotion'\n"
          "for r in (cmp.runs if probe_scheme else []):\n"
          "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_scheme, folds=probe_folds, target=probe_target, n_boot=n_boot)\n"
          "    note = R.shared_encoder_note(cmp.runs, r['name'])  # a head-only fine-tune's probe is its parent's: one frozen encoder\n"

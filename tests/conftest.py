@@ -54,6 +54,7 @@ HEAVY_FILES = {
 #: subprocess that imports torch, or a copy of the package tree per case.  ``make test`` still runs them all.
 HEAVY_TESTS = {
     "test_runfolder.py::test_a_fault_at_a_write_point_resumes_to_the_uninterrupted_run",  # 17 killed-and-resumed runs: 128 s
+    "test_walk16.py::test_the_most_different_items_table_of_three_runs_fits_an_800_px_window",  # Chromium: 10 s
     "test_runfolder.py::test_a_second_run_on_a_busy_folder_is_refused_and_a_dead_ones_lock_is_gone",  # 16 s
     "test_outputs.py::test_demo_runs_offline_on_the_committed_demo_set",  # the whole demo: 81 s
     "test_probe.py::test_label_independent_embeddings_stay_at_chance",  # 57 s

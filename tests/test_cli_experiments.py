@@ -22,7 +22,7 @@ def test_prepare_run_metrics_diagnose(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert main(["run", str(manifest), "--model", "tiny", "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("!! RANDOM WEIGHTS") and "6 rows, 0 failed" in out and "1 unlabelled or without counterpart" in out
+    assert out.startswith("!! RANDOM WEIGHTS") and "6 rows, 0 failed" in out and "5 labelled with one of the model's classes, 1 labelled with none of them (L 1), 0 unlabelled" in out
     df = pd.read_parquet(run_dir / "results.parquet")
     assert len(df) == 6 and set(df["speaker"]) == {"03", "08", "10", "16", "09", "13"}
 

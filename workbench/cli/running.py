@@ -248,7 +248,12 @@ def print_run_summary(result, out=None, hints=()) -> None:
         for warning in run_training_overlap(rf):
             print(f"!! {warning}", file=out)
     for v, d in result.summary.get("variants", {}).items():
-        line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} unlabelled or without counterpart, {d['failed']} failed"
+        # labels none of the model's classes (a head's, before one is trained) are no "unlabelled" items: said apart, by name
+        other = unmapped_labels(results[(results["variant"].astype(str) == str(v)) & (results["status"] == "ok")])
+        rest = d["excluded_no_counterpart"] - sum(other.values())
+        line = (f"  {v}: {d['labelled']} labelled" + (f" with one of the model's classes, {sum(other.values())} labelled with none of them "
+                f"({', '.join(f'{screen_text(k)} {n}' for k, n in other.items())}), {rest} unlabelled" if other and rest >= 0 else
+                f", {d['excluded_no_counterpart']} unlabelled or without counterpart") + f", {d['failed']} failed")
         flags = []
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
             r = headline_summary(results, variant=v, n_boot=1000, seed=rf.seed)  # the run's seed, as metrics and reports

@@ -12,10 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
-from workbench.errors import ConfigError, printable_table
+from workbench.errors import ConfigError, WorkbenchError, printable_table
 from workbench.explain.transcript import transcript_file
 from workbench.explain.words import ALIGNMENT_SUFFIXES
 from workbench.files import strict_json
+from workbench.model.generated import read_training_card
 from workbench.paths import shell_command
 from workbench.runs.folder import select_mask
 from workbench.runs.longform import SegmentConfig, dominant_words, segment_file
@@ -100,6 +101,7 @@ def cmd_segment(args) -> int:
         print(strict_json(res.summary))
     else:
         print(res.render())
+        print(model_words(res.summary.get("model")))
         print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")
     return EXIT_FAILED_ITEMS if res.summary["n_failed"] else EXIT_OK  # a segment found and not scored is a failed item
 
@@ -139,8 +141,25 @@ def _segment_transcript(args) -> int:
         text = screen_text(" ".join(str(r.text).split()))
         shared = f"  [{r.overlap_s:.2f} s overlapped]" if r.overlap_s > 0 else ""
         print(f"  {r.start:8.2f} – {r.end:8.2f} s  {what}  {text[:60]}{'…' if len(text) > 60 else ''}{shared}")
+    print(model_words(summary.get("model")))
     print(f"sentences.csv, transcript_summary.json and log.txt written to {res.out_dir}")
     return EXIT_OK if not failed else EXIT_FAILED_ITEMS
+
+
+def model_words(model) -> str:
+    """The model that labelled the segments, its precision and classes, and for a head ``workbench finetune`` trained,
+    what it was trained on: the screen named no model, so a head's own labels read as the checkpoint's."""
+    model = model if isinstance(model, dict) else {}
+    line = f"model: {model.get('id', '?')} ({model.get('dtype', '?')}), classes {', '.join(map(str, model.get('labels') or [])) or '?'}"
+    try:
+        card = read_training_card(model.get("id"))
+    except (WorkbenchError, OSError, TypeError, ValueError):  # an unreadable card: the line names the model alone
+        card = None
+    parent = card.get("parent") if isinstance(card, dict) and isinstance(card.get("parent"), dict) else None
+    if parent is None:
+        return line
+    return (line + f": a head `workbench finetune` trained on the embeddings of {parent.get('id', '?')}"
+            + (" (RANDOM WEIGHTS: the head means nothing either)" if parent.get("random_weights") else ""))
 
 
 COMMANDS = {"sweep": cmd_sweep, "segment": cmd_segment}

@@ -86,10 +86,13 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto;border:0;width:fit-content}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
 blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
-@media (max-width:900px){td,th{font-size:12px;padding:2px 5px}}
+@media (max-width:900px){td,th{font-size:12px;padding:2px 5px}
+table:has(tr>:nth-child(8)) :is(td,th){font-size:11px;padding:2px 3px}}
 @media print{body{max-width:none;margin:0;padding:0}table{display:table;width:auto;max-width:100%}
 td,th{font-size:11px;padding:2px 4px;overflow-wrap:anywhere}img,tr,pre{break-inside:avoid}}
 """
+# a table of 8 columns or more at 800 px takes print's 11 px: the checkpoint comparison's agreement, flips and most
+# different tables of three runs were 784-838 px in the 768 px column, the explained-worst table 812 px.
 # the last two rules: at 800 px the explained-worst table (9 columns) and the sweep's table scrolled sideways, and
 # printed (A4) a table's scroll box was cut at the page's edge: its last columns were not on paper at all
 
@@ -116,9 +119,19 @@ def widget_note(notebook: str | None = None) -> str:
 _LONG_PATH = re.compile(r"(<td>)([^<\s]{40,})(</td>)")
 
 
+#: a table cell's text, and in it a long id of words joined by ``_`` (``angry_en_48k_stereo``, ``speech_at_sample_0``):
+#: a line may break after each ``_``.  Unbroken, the checkpoint comparison's "Most different items" table (12 columns)
+#: was 816-830 px wide in the 768 px column of an 800 px window, and its last column (the embedding cosine) was behind
+#: a scroll bar
+_CELL_TEXT = re.compile(r"(<td>)([^<]+)(</td>)")
+_LONG_ID = re.compile(r"[^\s/]{12,}")
+_WORD_JOIN = re.compile(r"(?<=[^_])_(?=[^_])")  # an ``_`` between two words, not one that starts or ends the id
+
+
 def breakable_paths(html: str) -> str:
-    """``html`` with a ``<wbr>`` after each ``/`` of a long path that is a whole table cell."""
-    return _LONG_PATH.sub(lambda m: m.group(1) + m.group(2).replace("/", "/<wbr>") + m.group(3) if "/" in m.group(2) else m.group(0), html)
+    """``html`` with a ``<wbr>`` after each ``/`` of a long path and each ``_`` of a long id that is a whole table cell."""
+    html = _LONG_PATH.sub(lambda m: m.group(1) + m.group(2).replace("/", "/<wbr>") + m.group(3) if "/" in m.group(2) else m.group(0), html)
+    return _CELL_TEXT.sub(lambda m: m.group(1) + _LONG_ID.sub(lambda t: _WORD_JOIN.sub("_<wbr>", t.group(0)), m.group(2)) + m.group(3), html)
 
 
 def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequence[tuple[str, str]] = (),

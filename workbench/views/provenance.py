@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import WorkbenchError
+from workbench.model.generated import read_training_card
 from workbench.paths import published_path, published_word, shell_command
 from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.reproduce import REPRODUCTION_FILE, PACKAGES, version_note
@@ -18,6 +20,29 @@ from workbench.views.html import code, esc
 
 #: the versions a report's header names (the rest are in summary.json's ``environment``)
 SHOWN_PACKAGES = ("torch", "funasr", "numpy", "soxr", "noisereduce", "librosa", "scikit-learn")
+
+
+def model_item(rf: Any) -> str:
+    """The header's model line (HTML): the checkpoint, its size, device, precision and checksum; for a head that
+    ``workbench finetune`` trained (its folder, or its ONNX export, holds the training card), what it is: its classes and
+    the checkpoint whose embeddings it was trained on, and that a head on random weights means nothing.  The line named
+    only the folder: a head trained for four classes of one's own on a random checkpoint read as any checkpoint."""
+    model = rf.model_ref
+    line = (f"<b>model</b>: {code(model.get('id', '?'))} ({int(model.get('parameters') or 0):,} parameters, "
+            f"{esc(model.get('device', '?'))}, {esc(model.get('dtype', '?'))}), checksum {code(str(model.get('checksum'))[:16])}")
+    try:
+        card = read_training_card(rf.model().model)
+    except (WorkbenchError, OSError, ValueError, TypeError):  # a copy without the checkpoint folder: the line as it was
+        card = None
+    if not card:
+        return line
+    parent = card.get("parent") if isinstance(card.get("parent"), dict) else {}
+    classes = [str(c) for c in ((card.get("labels") or {}).get("classes") or model.get("labels") or [])]
+    meaning = ("; its parent has RANDOM WEIGHTS, so the head means nothing either" if parent.get("random_weights") or
+               rf.random_weights else "")
+    return (line + f" — a head <code>workbench finetune</code> trained for {len(classes)} classes ({esc(', '.join(classes))}) "
+            f"on the embeddings of {code(parent.get('id', '?'))} (its training card: <code>training_card.json</code> in the "
+            f"checkpoint folder){meaning}")
 
 
 def reproduce_items(rf: Any, template: str = "experiment_report", params: dict | None = None,

@@ -45,7 +45,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep, sweep_display
 from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, fmt as _fmt, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
-from workbench.views.provenance import reproduce_items, reproduce_warnings
+from workbench.views.provenance import model_item, reproduce_items, reproduce_warnings
 from workbench.views.fusion_html import FUSION_HEADING, fusion_html, interval as _interval
 from workbench.paths import published_path, shell_command
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
@@ -134,7 +134,6 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None, tem
     (``template`` with ``params``, those that are not None) again."""
     rf = _run(run_dir)
     res, summary, cfg = rf.results(), rf.summary, rf.config
-    model = rf.model_ref
     parts = [banner_html()] if rf.random_weights else []
     # a test set the checkpoint was trained on is said before anything else (workbench.data.cards)
     parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in run_training_overlap(rf)] + reproduce_warnings(rf)
@@ -145,8 +144,7 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None, tem
     items = [
         f"<b>run</b>: {code(published_path(rf.path))}",  # the home folder as ~: the page names no user
         f"<b>dataset</b>: {code(published_path(cfg['manifest']) if cfg.get('manifest') else '?')} — {res['id'].nunique()} items, variants {esc(variants)}",
-        f"<b>model</b>: {code(model.get('id', '?'))} ({int(model.get('parameters') or 0):,} parameters, {esc(model.get('device', '?'))}, "
-        f"{esc(model.get('dtype', '?'))}), checksum {code(str(model.get('checksum'))[:16])}",
+        model_item(rf),  # a fine-tuned head says what it is: its classes and its parent
         f"<b>failed rows</b>: {int((res['status'] == 'failed').sum())}; finished {esc(summary.get('finished', '?'))}",
         f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}", *reproduce_items(rf, template, params, run_dir),
     ]
@@ -335,7 +333,9 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
         findings = loads_json(r["findings"]) if r.get("findings") else []
         # each suggestion is a sentence: joined as sentences, never "… test).; next"
         f_html = " ".join(f"{code(f.get('code'))} — {prose(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
-        show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
+        said = (f"true <i>{esc(r['emotion'])}</i>" if r.get("emotion") else  # a label outside the model's classes was "true —"
+                f"labelled <i>{esc(r['label'])}</i>, none of the model's classes" if r.get("label") else "true <i>—</i>")
+        show_html(f"<p><b>{esc(r['id'])}</b> — {said}, predicted <b>{esc(r['pred'])}</b> "
                   f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:
             a = rf.scored_audio(r)  # exactly what the model heard: segment, variant chain, 16 kHz
