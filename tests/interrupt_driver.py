@@ -153,6 +153,7 @@ def commands(f: dict) -> dict:
         "import-hf": (["datasets", "import-hf", f["hf"], "--out", "{out}/hf.csv"], "{out}"),
         "prepare": (["datasets", "prepare", "emodb", str(Path(f["runA"]).parent / "emodb"), "--out", "{out}/e.csv"], "{out}"),
         "features-egemaps": (["features", "{copy}", "--set", "egemaps", "--out", "{out}"], "{copy}"),
+        "features-probe": (["features", "{copy}", "--set", "egemaps", "--probe", "--out", "{out}"], "{copy}"),
         "import-votes": (["datasets", "import-votes", f["manifest"], "--format", "generic", "--votes",
                           str(Path(f["runA"]).parent / "votes.csv"), "--out", "{out}/v.csv"], "{out}"),
         "calibrate-head": (["calibrate", str(Path(f["runA"]).parent / "ft-run"), "--folds", "2", "--alpha", "0.4", "--bootstrap",

@@ -65,7 +65,8 @@ def write_checkpoint(out: Path, parent: Path, classes: Sequence[str], weight: np
         files.write_text(tmp / "config.yaml", (parent / "config.yaml").read_text(encoding="utf-8"))
         files.write_text(tmp / "tokens.txt", "\n".join(tokens) + "\n")
         files.write_bytes(tmp / "model.safetensors", _safetensors_bytes(state))
-        card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(tmp / "model.safetensors"), "tokens": tokens}}
+        card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(tmp / "model.safetensors"), "tokens": tokens,
+                                       "config_sha256": files.sha256_file(tmp / "config.yaml")}}
         files.write_text(tmp / TRAINING_CARD, files.strict_json(card) + "\n")  # NaN as null: the card is strict JSON
         check_checkpoint(tmp)
     return out
