@@ -39,3 +39,31 @@ def test_a_head_whose_config_was_edited_after_training_is_refused_by_its_card(tm
         load_model(str(head), device="cpu", dtype="float32")
     assert "training_card.json" in str(err.value.source) and "config.yaml with sha256" in err.value.message
     assert "fine-tune again" in err.value.fix
+
+
+def test_the_next_step_of_an_unlabelled_run_of_a_head_with_many_classes_lists_a_few(tmp_path):
+    """A run of a received head with 100,000 labels and no emotion column: `run`'s next step listed every class, one
+    line of 780 kB on the screen."""
+    import pandas as pd
+
+    from workbench.cli.running import unlabelled_next_step
+    from workbench.schema import score_column
+
+    classes = [f"c{i}" for i in range(5000)]
+    results = pd.DataFrame({"id": ["a", "b"], "status": ["ok", "ok"], "label": ["", ""],
+                            **{score_column(c): [1 / len(classes)] * 2 for c in classes}})
+    step = unlabelled_next_step(results, tmp_path)
+    assert "one of the model's classes per row: c0, c1," in step and "c11 … and 4,988 more)" in step
+    assert "c4999" not in step and len(step) < 600
+
+
+def test_a_head_whose_card_the_loader_would_refuse_is_not_written(tmp_path, tiny_dir):
+    """A head of 100,000 classes (a label column of ids) was written with a 1.6 MB card, then refused at every load: 'cannot
+    read training_card.json (holds 1,589,162 bytes; the cap … is 1,000,000). Fix: restore the card `workbench finetune`
+    wrote'."""
+    from workbench.errors import ModelError
+
+    with pytest.raises(ModelError) as err:
+        _head(tmp_path / "many", tiny_dir, classes=[f"c{i}" for i in range(100_000)])
+    assert "a head of 100,000 classes" in err.value.message and "would not load" in err.value.message
+    assert not (tmp_path / "many").exists() and list(tmp_path.iterdir()) == []
