@@ -31,11 +31,14 @@ sys.path.insert(0, str(REPO))
 
 STAMP = re.compile(r"\d{8}[_-]?\d{6}")
 CASE = re.compile(r"(cases/[^/\s]+|copy-[^/\s]+)-(clean|\d+)")
+#: a progress bar's elapsed time ("0 epochs [00:01]"): a stopped run's last bar line is the clean run's at another second
+TIMER = re.compile(r"\[\d+:\d\d(:\d\d)?\]")
 
 
 def plain(line: str) -> str:
-    """A stderr line with its case's folder names made alike (the clean run's and a stopped run's)."""
-    return CASE.sub(r"\1-N", line)
+    """A stderr line with its case's folder names and its progress bar's bare timer made alike (the clean run's and a
+    stopped run's)."""
+    return TIMER.sub("[T]", CASE.sub(r"\1-N", line))
 
 
 def env_for(root: Path) -> dict:
@@ -153,6 +156,7 @@ def commands(f: dict) -> dict:
         "import-hf": (["datasets", "import-hf", f["hf"], "--out", "{out}/hf.csv"], "{out}"),
         "prepare": (["datasets", "prepare", "emodb", str(Path(f["runA"]).parent / "emodb"), "--out", "{out}/e.csv"], "{out}"),
         "features-egemaps": (["features", "{copy}", "--set", "egemaps", "--out", "{out}"], "{copy}"),
+        "features-probe": (["features", "{copy}", "--set", "egemaps", "--probe", "--out", "{out}"], "{copy}"),
         "import-votes": (["datasets", "import-votes", f["manifest"], "--format", "generic", "--votes",
                           str(Path(f["runA"]).parent / "votes.csv"), "--out", "{out}/v.csv"], "{out}"),
         "calibrate-head": (["calibrate", str(Path(f["runA"]).parent / "ft-run"), "--folds", "2", "--alpha", "0.4", "--bootstrap",

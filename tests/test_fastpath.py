@@ -402,3 +402,23 @@ def test_an_export_of_another_checkpoint_under_this_ones_name_is_made_again(auto
         shutil.rmtree(ours, ignore_errors=True)
         shutil.copytree(kept, ours)
     assert fastpath.cached_export(tiny_model.info.checksum) is not None  # this checkpoint's own export is used
+
+
+def test_a_checkpoints_own_warning_is_said_when_auto_loads_it_through_onnx(tmp_path, caplog):
+    """``--model cue`` (or a head fine-tuned on it: the card's warning) said SYNTHETIC CUES when PyTorch loaded it, and
+    nothing once ``auto`` chose its ONNX export (the default after the first run): the export's load said only the
+    random-weights banner, which the screen leaves to the command."""
+    from workbench.analysis.finetune import write_checkpoint
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.model.ref import ModelRef
+
+    warning = "fine-tuned from a generated checkpoint: SYNTHETIC CUES: it means nothing on speech."
+    rng = np.random.default_rng(0)
+    head = write_checkpoint(tmp_path / "head", ensure_random_checkpoint("tiny"), ["calm", "tense"],
+                            rng.standard_normal((2, 32)), rng.standard_normal(2), {"warning": warning})
+    ModelRef(str(head), device="cpu", dtype="onnx-float32").load()  # the export is made (PyTorch loads and says it)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        net = ModelRef(str(head), device="cpu", dtype="onnx-float32").load()  # as any later command: the export only
+    assert net.info.warning == warning
+    assert warning in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

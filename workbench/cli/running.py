@@ -294,9 +294,10 @@ def unlabelled_next_step(results, run_dir) -> str:
                 f"{rerun_elsewhere(run_dir)}")
     labels = sorted({str(x) for x in ok.get("label", []) if isinstance(x, str) and x.strip()})
     if not labels:
-        classes = score_labels(results)  # the run's own classes (a head's, or the nine)
+        classes = score_labels(results)  # the run's own classes (a head's, or the nine): a head of 10^5 printed a 780 kB line
+        listed = ", ".join(screen_text(c) for c in classes[:12]) + (f" … and {len(classes) - 12:,} more" if len(classes) > 12 else "")
         return ("# no row has an emotion label, so `workbench metrics` would score nothing: add an `emotion` column to the "
-                f"manifest (one of the model's classes per row: {', '.join(screen_text(c) for c in classes)}) and run it "
+                f"manifest (one of the model's classes per row: {listed}) and run it "
                 "again; the predictions alone are in the report below")
     blank = unmapped_labels(ok, blank=True)  # the model's own classes, their emotion cells empty: no head is the fix
     if blank:

@@ -29,7 +29,7 @@ from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.data.manifest_rows import (Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion,  # noqa: F401  (Item, generic_emotion: their home before)
                                           label_conflict_checker, LABEL_MAP_META)
 from workbench.data.manifest_columns import (COLUMNS, KNOWN_COLUMNS, SPEAKER_FORMS_FIX, WORDS_COLUMN, columns_fix as _columns_fix,  # noqa: F401  (public here)
-                                             near_miss as _near_miss, near_miss_columns, parquet_records, speaker_forms)
+                                             near_miss as _near_miss, near_miss_columns, parquet_records, speaker_form_checker, speaker_forms)
 from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
@@ -309,7 +309,7 @@ def _read_csv(p: Path, text: str) -> tuple[list[str], list[Item], list[str], int
     header: list[str] | None = None
     items: list[Item] = []
     row_errors: list[str] = []
-    n, long_row, build, cap = 0, None, None, check_fields.__kwdefaults__["max_chars"]
+    n, long_row, build, cap, speaker = 0, None, None, check_fields.__kwdefaults__["max_chars"], speaker_form_checker(str(p))
     try:
         for r in reader:
             if not "".join(r).strip():  # a blank row (any(c.strip() …) per row, in C)
@@ -332,6 +332,8 @@ def _read_csv(p: Path, text: str) -> tuple[list[str], list[Item], list[str], int
                     items.append(build(r))
                 except ValueError as exc:
                     row_errors.append(f"row {n}: {exc}")
+                else:
+                    speaker(n, items[-1])  # 1 and 1.0: refused at the second form's row, not after 10^6 rows
     except csv.Error as exc:
         raise ConfigError(f"is not valid CSV near line {reader.line_num} ({exc}).", source=str(p),
                           fix="close every opening double quote; a quote inside a quoted field is written twice (\"\").") from None
@@ -345,6 +347,7 @@ def _read_jsonl(p: Path, text: str) -> tuple[list[str], list[Item], list[str], i
     items: list[Item] = []
     row_errors: list[str] = []
     n, long_row, first, cap, emotion = 0, None, None, check_fields.__kwdefaults__["max_chars"], None
+    speaker = speaker_form_checker(str(p))
     for _, rec in jsonl_objects(p, text):
         n += 1
         if first is None:
@@ -361,6 +364,7 @@ def _read_jsonl(p: Path, text: str) -> tuple[list[str], list[Item], list[str], i
             row_errors.append(f"row {n}: {exc}")
             continue
         it.emotion = emotion(it.emotion if "emotion" in first else it.label)
+        speaker(n, it)
         items.append(it)
     return first or [], items, row_errors, n, long_row
 
@@ -514,13 +518,15 @@ def _items(p: Path, records: list, header: list[str] | None, row_errors: list[st
         raise ConfigError(f"manifest needs the columns 'id' and 'path'; it has {_column_names(sorted(columns))}.",
                           source=str(p), fix=_columns_fix(columns))
     items: list[Item] = records if header is not None else []
-    extra_cols = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN})
+    extra_cols, speaker = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN}), speaker_form_checker(str(p))
     for n in range(1, len(records) + 1 if header is None else 0):
         r, records[n - 1] = records[n - 1], None
         try:
             items.append(Item.from_dict(r))
         except ValueError as exc:
             row_errors.append(f"row {n}: {exc}")
+        else:
+            speaker(n, items[-1])
     if row_errors:
         raise ConfigError(
             f"{len(row_errors)} row{'s' if len(row_errors) > 1 else ''} cannot be read: {_listing(row_errors)}.",

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench import interrupts
+from workbench import files, interrupts
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, ModelError, WorkbenchError, printable
 from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER, key_from_token
 from workbench.serialize import load_yaml_file, shown, size_text
@@ -313,12 +313,23 @@ def _card_of_these_weights(model_dir: str, checksum: str | None) -> dict | None:
     if checksum and isinstance(sha, str) and sha != checksum:
         raise ModelError(f"the card was written for weights with sha256 {sha[:12]}…, and the folder's weights file has {checksum[:12]}…: "
                          "its parent, training speakers and test figures belong to another head.", source=where, fix=fix)
+    config = written.get("config_sha256")  # the network's shape: num_heads 2 → 4 kept the weights and changed every score
+    if isinstance(config, str) and (now := _sha256_or_none(Path(model_dir) / "config.yaml")) != config:
+        raise ModelError(f"the card was written for a config.yaml with sha256 {config[:12]}…, and the folder's config.yaml has {now[:12]}…: "
+                         "the same weights in another network give other scores than the card's figures.", source=where, fix=fix)
     tokens = written.get("tokens")
     if isinstance(tokens, list) and tokens != checkpoint_tokens(model_dir):
         raise ModelError(f"the card names the head's outputs {', '.join(map(printable, tokens))} and tokens.txt names them "
                          f"{', '.join(map(printable, checkpoint_tokens(model_dir)))}: the scores would be given other classes' names.",
                          source=where, fix=fix)
     return card
+
+
+def _sha256_or_none(path: Path) -> str:
+    try:
+        return files.sha256_file(path)
+    except OSError:
+        return "none (it cannot be read)"
 
 
 @contextmanager

@@ -15,6 +15,7 @@ that; a model whose checksum differs from the run's is refused unless the user a
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import time
@@ -31,6 +32,8 @@ from workbench.model.checkpoints import DEFAULT_MODEL, RANDOM_NAMES as _RANDOM_A
 from workbench.model.onnx_backend import load_onnx_model
 from workbench.model.network import Emotion2vecModel, auto_device, cached_network, forget_network
 from workbench.model.precision import DTYPE_CHOICES, DTYPES as PRECISIONS, MEASURED, cuda_bf16, describe_choice
+
+logger = logging.getLogger(__name__)
 
 #: the precisions a model loads in (``auto``: :func:`resolve_dtype` chooses, and says why;
 #: on a CPU :mod:`workbench.model.fastpath` measures the fastest path that agrees with float32)
@@ -285,6 +288,8 @@ class ModelRef:
         graph_dtype = self.dtype.removeprefix("onnx-")
         t0 = time.perf_counter()
         net = load_onnx_model(folder, dtype=graph_dtype, device="cpu", split=split)
+        if base.warning and base.warning != net.info.warning:  # the checkpoint's own warning (a cue checkpoint's SYNTHETIC
+            logger.warning(base.warning)  # CUES, a head's card), as its PyTorch load says it: `auto` on ONNX said nothing
         net.info = replace(base, dtype=self.dtype, device="cpu", parameters=net.info.parameters,
                            load_seconds=time.perf_counter() - t0)
         net.export_folder = str(folder)

@@ -13,6 +13,7 @@ from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_weights, weights_file
 from workbench.model.network import UNK_TOKEN, checkpoint_labels, checkpoint_tokens
 from workbench.runs.folder import RunFolder
+from workbench.serialize import YAML_MAX_BYTES
 
 CARD_FORMAT = "emotion-workbench-finetune/1"
 #: the checkpoint files a finetune folder holds (nothing else is written into it)
@@ -65,8 +66,14 @@ def write_checkpoint(out: Path, parent: Path, classes: Sequence[str], weight: np
         files.write_text(tmp / "config.yaml", (parent / "config.yaml").read_text(encoding="utf-8"))
         files.write_text(tmp / "tokens.txt", "\n".join(tokens) + "\n")
         files.write_bytes(tmp / "model.safetensors", _safetensors_bytes(state))
-        card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(tmp / "model.safetensors"), "tokens": tokens}}
-        files.write_text(tmp / TRAINING_CARD, files.strict_json(card) + "\n")  # NaN as null: the card is strict JSON
+        card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(tmp / "model.safetensors"), "tokens": tokens,
+                                       "config_sha256": files.sha256_file(tmp / "config.yaml")}}
+        text = files.strict_json(card) + "\n"  # NaN as null: the card is strict JSON
+        if len(text.encode("utf-8")) > YAML_MAX_BYTES:  # loading reads a card up to this: the head was written, then refused
+            raise ModelError(f"the training card of a head of {len(classes):,} classes holds {len(text.encode('utf-8')):,} bytes, over the "
+                             f"{YAML_MAX_BYTES:,} a checkpoint's card may hold, so the head would not load.", source=str(out),
+                             fix="train on a label column of classes (a few to a few dozen), not on ids or speakers.")
+        files.write_text(tmp / TRAINING_CARD, text)
         check_checkpoint(tmp)
     return out
 
