@@ -70,3 +70,114 @@ def test_finetune_class_intervals_without_speakers_stay_exact():
     few, _ = per_class_scores(t[:36], {"finetuned": p[:36]}, ["calm", "tense"], n_boot=50, seed=0, speakers=np.repeat(["a", "b", "c"], 12))
     exact = binomtest(13, 18).proportion_ci(method="exact")
     assert few["calm"]["recall_finetuned_ci"] == pytest.approx([exact.low, exact.high])
+
+
+def _head_run(seed: int = 0):
+    """A run of a three-class head (calm, tense, sad: not the nine) as results.parquet holds it: 10 speakers x 12 clips
+    scored, 6 clips whose corpus label has no counterpart among the head's classes (bored, emotion empty), 3 failed."""
+    import pandas as pd
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(seed)
+    classes = ["calm", "tense", "sad"]
+    n = 120
+    y = rng.integers(0, 3, n)
+    z = rng.normal(0, 1, (n, 3)) + 2.5 * np.eye(3)[y]
+    scores = softmax(z * 2.0, axis=1)  # over-confident: T near 2
+    df = pd.DataFrame({f"score_{c}": scores[:, i] for i, c in enumerate(classes)})
+    df["id"], df["variant"], df["status"] = [f"u{i}" for i in range(n)], "raw", "ok"
+    df["label"] = df["emotion"] = np.asarray(classes)[y]
+    df["speaker"] = [f"s{i // 12:02d}" for i in range(n)]
+    df["pred"], df["confidence"] = np.asarray(classes)[scores.argmax(1)], scores.max(1)
+    bored = df.iloc[:6].copy().assign(id=[f"b{i}" for i in range(6)], label="bored", emotion="")
+    failed = df.iloc[:3].copy().assign(id=[f"f{i}" for i in range(3)], status="failed")
+    for c in classes:
+        failed[f"score_{c}"] = np.nan
+    return pd.concat([df, bored, failed], ignore_index=True), scores, y
+
+
+def test_calibrate_says_what_its_item_count_leaves_out_and_its_figures_are_sklearn_and_scipy():
+    """`calibrate` printed "112 items" of a variant of 128 rows and said nothing of the 14 whose label has no
+    counterpart among the model's classes nor of the 2 that failed (`metrics` names both): the count now says so.
+    Its temperature, Brier and NLL before calibration are recomputed with scipy.optimize on T and scikit-learn."""
+    from scipy.optimize import minimize_scalar
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    from workbench.analysis.calibration import calibrate
+
+    df, scores, y = _head_run()
+    rep = calibrate(df, n_boot=20, folds=5)
+    assert rep.classes == ["calm", "tense", "sad"] and rep.n == 120
+    said = [n for n in rep.notes if "left out" in n]
+    assert said == ["120 of the variant's 129 rows calibrated; left out: 6 with a label without a counterpart among the "
+                    "model's classes (bored 6); 3 failed"]
+    assert said[0] in rep.render()
+    t = minimize_scalar(lambda t: log_loss(y, np.exp(np.log(scores) / t) / np.exp(np.log(scores) / t).sum(1, keepdims=True),
+                                           labels=[0, 1, 2]), bounds=(0.05, 100), method="bounded", options={"xatol": 1e-9}).x
+    assert rep.temperature == pytest.approx(t, rel=1e-4)
+    assert rep.before["nll"] == pytest.approx(log_loss(y, scores, labels=[0, 1, 2]))
+    assert rep.before["brier"] == pytest.approx(brier_score_loss(y, scores, labels=[0, 1, 2]))
+    clean, _, _ = _head_run()
+    clean = clean[(clean["status"] == "ok") & (clean["emotion"] != "")]
+    assert not [n for n in calibrate(clean, n_boot=20, folds=5).notes if "left out" in n]  # nothing left out: no note
+
+
+def test_listeners_count_judged_items_that_failed_to_score():
+    """128 judged items, 2 of them failed to score: `listeners` said "126 items with listener judgements (0 without)" and
+    no more.  The failed ones are now counted in a note; the figures stay over the scored ones (recounted here)."""
+    import pandas as pd
+
+    from workbench.analysis.listeners import evaluate_listeners
+    from workbench.data.votes import record_from_counts
+
+    classes = ["calm", "tense"]
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(24):
+        truth = classes[i % 2]
+        p_calm = float(rng.uniform(0.2, 0.9))
+        rows.append({"id": f"u{i}", "variant": "raw", "status": "failed" if i < 2 else "ok", "emotion": truth, "label": truth,
+                     "speaker": f"s{i // 4}", "score_calm": np.nan if i < 2 else p_calm, "score_tense": np.nan if i < 2 else 1 - p_calm,
+                     "pred": "" if i < 2 else ("calm" if p_calm > 0.5 else "tense"), "confidence": max(p_calm, 1 - p_calm),
+                     "meta": record_from_counts({truth: 3, classes[1 - i % 2]: 1 + i % 3}, classes=classes)})
+    rep = evaluate_listeners(pd.DataFrame(rows), n_boot=0)
+    assert rep.n_items == 22 and "2 items with listener judgements failed to score and are left out of every figure" in rep.notes
+    assert "failed to score" in rep.render()
+    ok = pd.DataFrame(rows[2:])
+    agreement = np.array([r["agreement"] for r in ok["meta"]])
+    assert sum(b["n"] for b in rep.bands) == 22 and rep.bands[-1]["n"] == int((agreement >= 0.75).sum())
+
+
+def test_risk_coverage_of_tied_confidences_is_the_mean_over_their_orders_not_the_files_order():
+    """A saturated model gives many items the same confidence (float32 scores of exactly 1.0).  The risk–coverage curve
+    broke ties by row order, so AURC and 'accuracy answering the most confident 50 %' changed when the same rows came
+    in another order (100 items at confidence 1.0, 30 wrong: AURC 0.658 with the errors listed first, 0.052 last;
+    0.300, the error rate, now).  Recomputed by brute force: every order of the tie."""
+    from itertools import permutations
+
+    from workbench.analysis.calibration_measures import accuracy_at_coverage, risk_coverage
+
+    conf = np.array([0.9, 0.6, 0.6, 0.6, 0.6, 0.6, 0.55])
+    wrong = np.array([0, 1, 0, 1, 0, 0, 1], dtype=bool)
+    y = np.zeros(7, dtype=int)
+    probs = np.stack([np.where(wrong, 1 - conf, conf), np.where(wrong, conf, 1 - conf)], axis=1)  # argmax 1 = wrong
+    tie = [1, 2, 3, 4, 5]
+    curves = []
+    for perm in permutations(tie):  # the independent definition: the mean curve over the orders of the tied items
+        w = wrong[[0, *perm, 6]].astype(float)
+        curves.append(np.cumsum(w) / np.arange(1, 8))
+    expected = np.mean(curves, axis=0)
+    cov, risk, aurc = risk_coverage(probs, y)
+    assert risk == pytest.approx(expected) and aurc == pytest.approx(expected.mean())
+    assert accuracy_at_coverage(cov, risk, 0.5) == pytest.approx(1 - expected[3])
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # the rows' order no longer matters
+        p = rng.permutation(7)
+        assert risk_coverage(probs[p], y[p])[2] == pytest.approx(aurc)
+    # without ties, the plain curve (scikit-learn-free by hand: errors of the k most confident over k)
+    distinct = probs + np.linspace(0, 1e-3, 7)[:, None] * [1, 0]
+    order = np.argsort(-distinct.max(1), kind="stable")
+    assert risk_coverage(distinct, y)[1] == pytest.approx(np.cumsum((distinct.argmax(1) != y)[order]) / np.arange(1, 8))
+    saturated = np.tile([[1.0, 0.0]], (100, 1))
+    truth = np.r_[np.ones(30, dtype=int), np.zeros(70, dtype=int)]
+    assert risk_coverage(saturated, truth)[2] == pytest.approx(0.3) == risk_coverage(saturated[::-1], truth[::-1])[2]
