@@ -181,3 +181,43 @@ def test_risk_coverage_of_tied_confidences_is_the_mean_over_their_orders_not_the
     saturated = np.tile([[1.0, 0.0]], (100, 1))
     truth = np.r_[np.ones(30, dtype=int), np.zeros(70, dtype=int)]
     assert risk_coverage(saturated, truth)[2] == pytest.approx(0.3) == risk_coverage(saturated[::-1], truth[::-1])[2]
+
+
+@pytest.mark.parametrize("m, alpha", [(48, 0.1), (19, 0.2), (60, 0.05)])
+def test_lac_sets_and_their_guarantee_match_a_plain_split_conformal_implementation(m, alpha):
+    """MAPIE's LAC sets (through conformal_sets) against split conformal written from its definition (Angelopoulos &
+    Bates 2021): score 1 − p_true on the calibration items, threshold the ceil((m + 1)(1 − alpha))-th smallest, a class is
+    in the set when 1 − p_k is at most it; the guarantee's expected coverage is that rank over m + 1 (Vovk 2012), the
+    held-out-size-weighted mean over folds.  (calibrate's coverage on the demo-like corpus matched this to the item.)"""
+    from scipy.special import softmax
+
+    from workbench.analysis.calibration_measures import conformal_guarantee, conformal_sets
+
+    rng = np.random.default_rng(m)
+    k = 5  # a head's five classes, not the nine
+    cal_y, test_y = rng.integers(0, k, m), rng.integers(0, k, 200)
+    cal = softmax(rng.normal(0, 1, (m, k)) + 1.5 * np.eye(k)[cal_y], axis=1)
+    test = softmax(rng.normal(0, 1, (200, k)) + 1.5 * np.eye(k)[test_y], axis=1)
+    rank = int(np.ceil((m + 1) * (1 - alpha)))
+    q = np.sort(1 - cal[np.arange(m), cal_y])[rank - 1]
+    assert np.array_equal(conformal_sets(cal, cal_y, test, alpha=alpha, score="lac"), (1 - test) <= q + 1e-12)
+    folds = [(m, 30), (m + 7, 20)]
+    expected = sum(n * min(np.ceil(round((mm + 1) * (1 - alpha), 9)), mm + 1) / (mm + 1) for mm, n in folds) / 50
+    assert conformal_guarantee(folds, alpha)["expected"] == pytest.approx(expected)
+
+
+def test_clustered_mcnemar_is_durkalskis_statistic_recomputed_per_speaker():
+    """compare's clustered McNemar (b − c)² / Σ_k (b_k − c_k)² over speakers, against χ²(1), recomputed with pandas."""
+    import pandas as pd
+    from scipy.stats import chi2
+
+    from workbench.analysis.stats import clustered_mcnemar
+
+    rng = np.random.default_rng(7)
+    spk = np.repeat([f"s{i}" for i in range(9)], 8)
+    right_a, right_b = rng.random(72) < 0.7, rng.random(72) < 0.55
+    got = clustered_mcnemar(right_a, right_b, spk)
+    per = pd.DataFrame({"b": right_a & ~right_b, "c": ~right_a & right_b, "spk": spk}).groupby("spk").sum()
+    x2 = (per.b.sum() - per.c.sum()) ** 2 / ((per.b - per.c) ** 2).sum()
+    assert (got["b"], got["c"]) == (per.b.sum(), per.c.sum()) and got["statistic"] == pytest.approx(x2)
+    assert got["p"] == pytest.approx(chi2.sf(x2, 1)) and got["discordant_clusters"] == int(((per.b + per.c) > 0).sum())
