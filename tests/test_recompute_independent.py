@@ -44,7 +44,7 @@ def _clustered_calm_tense():
 def test_finetune_class_intervals_resample_the_speakers_their_header_names():
     """finetune's per-class table is headed "95% CI, 14 speakers, t-corrected" (the unit of its F1 column); its precision
     and recall intervals were the exact binomial ones over clips (calm recall 42/72: [0.46, 0.70]) while `metrics` gave the
-    speaker bootstrap for the same predictions ([0.37, 0.80] here).  Recomputed by a plain cluster bootstrap."""
+    speaker bootstrap for the same predictions ([0.31, 0.86] here).  Recomputed by a plain cluster bootstrap."""
     t, p, spk = _clustered_calm_tense()
     table, _ = per_class_scores(t, {"finetuned": p}, ["calm", "tense"], n_boot=2000, seed=0, speakers=spk)
     rec_ci, prec_ci = _speaker_bootstrap(t, p.astype(str), spk, "calm")
