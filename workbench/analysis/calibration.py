@@ -75,7 +75,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
 )
 from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line, spread_words  # noqa: F401  (public here too)
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
-from workbench.analysis.groups import unmapped_labels, zero_width_note
+from workbench.analysis.groups import left_out_notes, unmapped_labels, zero_width_note
 from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece, speaker_resampling
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
@@ -484,7 +484,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     splits, fold_note = _folds(n, items.groups, folds, seed, items.group_by)
     lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)
     cv = _cross_validated(items, splits, alpha=alpha, seed=seed, bounds=bounds)
-    notes = ([] if items.groups is not None else [fold_note]) + cv["notes"]  # a speaker shared by the two halves; APS skipped on a binary target
+    notes = left_out_notes(select_rows(results, items.variant, None), n, "calibrated") + ([] if items.groups is not None else [fold_note]) + cv["notes"]  # the n, with what it leaves out; a speaker shared by the two halves; APS skipped on a binary target
     temperature = fit_temperature(lp, y, bounds=bounds)
     fig = _bootstrapped(before_probs, cv["after"], y, bins=bins, n_boot=n_boot, seed=seed,  # clips of a speaker resampled together
                         clusters=(resampling := speaker_resampling(items.groups, word=items.group_by or "speaker"))[0])

@@ -36,7 +36,6 @@ ECE_BINS = 15
 _TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become this before the log
 
 
-
 # ---------------------------------------------------------------------------
 # temperature
 # ---------------------------------------------------------------------------
@@ -200,17 +199,19 @@ def risk_coverage(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
         on the least confident ``x`` % is ``1 - risk`` at coverage ``1 - x/100``.
     aurc : float
         Area under the risk–coverage curve, ``mean(risk)``; lower is better.
-        Ties in confidence are broken by item order (a stable sort).
+        Tied confidences have no order: the errors of a tie count evenly over its places (the mean over its orders),
+        so the curve does not depend on the rows' order (a stable sort made a saturated model's AURC the file's order).
     """
-    probs = np.asarray(probs, dtype=float)
-    y = np.asarray(y, dtype=int)
+    probs, y = np.asarray(probs, dtype=float), np.asarray(y, dtype=int)
     n = len(y)
     if n == 0:
         return np.zeros(0), np.zeros(0), float("nan")
-    order = np.argsort(-probs.max(axis=1), kind="stable")
-    wrong = (probs.argmax(axis=1) != y)[order]
-    k = np.arange(1, n + 1)
-    risk = np.cumsum(wrong) / k
+    order = np.argsort(-(conf := probs.max(axis=1)), kind="stable")
+    c, wrong = conf[order], (probs.argmax(axis=1) != y)[order].astype(float)
+    start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # each run of equal confidences
+    size, k = np.diff(np.r_[start, n]), np.arange(1, n + 1)
+    run, before, share = np.repeat(np.arange(len(start)), size), np.r_[0.0, np.cumsum(wrong)][start], np.add.reduceat(wrong, start) / size
+    risk = (before[run] + (k - start[run]) * share[run]) / k  # errors before the run, and its share for each place in it
     return k / n, risk, float(risk.mean())
 
 

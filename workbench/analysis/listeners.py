@@ -264,6 +264,9 @@ def _scored(results, variant: str, restrict: bool) -> _Scored:
         dist_keys = list(labels)
     sets = _vote_sets(lf, voted)
     notes = _unshared_notes(lf, dist_keys, voted, sets, sc["id"].astype(str).to_numpy() if len(sc) else [])
+    failed = select_rows(results, variant, "failed")  # judged items the model could not score: counted, never silently gone
+    if len(failed) and (lost := int(listener_frame(failed, classes=labels)["agreement"].notna().sum())):
+        notes.append(f"{lost} item{'s' * (lost != 1)} with listener judgements failed to score and {'are' if lost != 1 else 'is'} left out of every figure")
     shared = [k for k in dist_keys if k in voted]
     return _Scored(sc, lf, int((~has).sum()), list(labels), classes, emotion, scores, pred, conf, shared, notes, sets)
 

@@ -10,6 +10,7 @@ from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups
 from workbench.analysis.groups import chance_uar, class_f1_note, figure_flags, never_predicted_note, small_class_note
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
+from workbench.analysis.metrics_groups import with_speaker_class_intervals
 from workbench.analysis.stats import class_report, speaker_resampling
 from workbench.analysis.probe import METRICS, ProbeData, assign_folds, evaluate_probe
 from workbench.analysis.probe_intervals import fold_intervals
@@ -60,15 +61,19 @@ def _key(figure: str, who: str) -> str:
 
 def per_class_scores(t: np.ndarray, preds: dict[str, np.ndarray], classes: Sequence[str], *, n_boot: int, seed: int,
                      speakers: Sequence | None = None) -> tuple[dict, dict]:
-    """Each class's precision and recall (with their hits of predicted / of n and exact 95 % intervals) and F1 with its
-    bootstrap interval from macro-F1's resamples, as ``metrics`` gives them (:func:`~workbench.analysis.stats.class_report`),
+    """Each class's precision and recall (with their hits of predicted / of n and 95 % intervals: exact over clips, or
+    with 5 or more ``speakers`` from macro-F1's speaker resamples, the exact ones kept as ``…_ci_items`` in the table) and
+    F1 with its bootstrap interval from macro-F1's resamples, as ``metrics`` gives them (:func:`~workbench.analysis.stats.class_report`,
+    :func:`~workbench.analysis.metrics_groups.with_speaker_class_intervals`),
     for each of ``preds`` (``finetuned``, ``parent_mapped``) on the truth ``t``; and, per predictor, the checks ``metrics``
     prints under its table (:func:`class_checks`).  Returns ``({class: {"n", "{figure}_{who}", "{figure}_{who}_ci"}}, {who: [check, …]})``."""
     per_class: dict[str, dict] = {c: {"n": int(np.sum(t == c))} for c in classes}
     flags = {}
+    clusters, unit = speaker_resampling([] if speakers is None else list(speakers))
     for who, pred in preds.items():
-        _, table = class_report(t, pred, classes, n=n_boot, seed=seed,
-                                clusters=None if speakers is None else speaker_resampling(list(speakers))[0])
+        _, table = class_report(t, pred, classes, n=n_boot, seed=seed, clusters=clusters)
+        # precision and recall over the speakers where F1's are (metrics' rule); class_report's are exact over clips
+        table = with_speaker_class_intervals(table, t, pred, classes, clusters, unit, n=n_boot, seed=seed)
         for c, v in table.items():
             per_class[c] |= {_key(k, who): list(v[k]) if k.endswith("_ci") else v[k] for k in CLASS_FIGURES}
         flags[who] = class_checks(table, len(t))
