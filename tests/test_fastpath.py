@@ -422,3 +422,32 @@ def test_a_checkpoints_own_warning_is_said_when_auto_loads_it_through_onnx(tmp_p
         net = ModelRef(str(head), device="cpu", dtype="onnx-float32").load()  # as any later command: the export only
     assert net.info.warning == warning
     assert warning in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def _pred(scores, emb=(1.0, 0.0)):
+    from types import SimpleNamespace
+
+    labels = ("a", "b", "c")
+    return SimpleNamespace(label=labels[int(np.argmax(scores))], scores=np.asarray(scores, dtype=float), embedding=np.asarray(emb))
+
+
+def test_a_path_that_keeps_top1_only_on_near_ties_is_not_acceptable():
+    """walk16: a head with near-uniform scores kept 4 of 4 seeded clips under int8 and `auto` chose it; its run then
+    flipped 3 of 53 labels.  A clip whose float32 top-two margin is within twice the path's |Δ score| keeps its label by
+    luck: agreement counts the clips beyond such a near tie, and a path needs them as it needs top-1 agreement."""
+    from workbench.model.agreement import acceptable, agreement_figures, certain_top1, describe_agreement, shortfalls
+
+    clear = [[0.6, 0.3, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6]]
+    ref = [_pred(s) for s in clear] + [_pred([0.34, 0.335, 0.325])]
+    other = [_pred(np.add(s, [0.004, -0.004, 0.0])) for s in clear] + [_pred([0.337, 0.336, 0.327])]  # the same labels
+    figures = agreement_figures(ref, other)
+    assert figures["top1_same"] == 4 and figures["top1_certain"] == 3  # 0.005 margin, 0.003 |Δ|: within 2 × 0.003
+    assert not acceptable(figures) and any("top-1 certain on 3/4" in s and "near ties" in s for s in shortfalls(figures))
+    assert "3/4 beyond a near tie" in describe_agreement(figures)
+    assert certain_top1([s.scores for s in ref[:3]], [s.scores for s in other[:3]]) == 3
+    assert acceptable(agreement_figures(ref[:3], other[:3]))
+    flipped = [_pred([0.3, 0.6, 0.1])]  # a changed label is never certain
+    assert agreement_figures(ref[:1], flipped)["top1_certain"] == 0
+    assert any("is not a count" in s for s in shortfalls({**figures, "top1_certain": "4"}))  # a hand-edited record
+    old = {k: v for k, v in agreement_figures(ref[:3], other[:3]).items() if k != "top1_certain"}
+    assert acceptable(old)  # a record made before the count existed is judged as before

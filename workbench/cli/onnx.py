@@ -166,9 +166,9 @@ def _judged(name: str, against: str, a: dict) -> dict:
     same = a["n"] - a["n_label_flips"]
     low, high = proportion_interval(same, a["n"])
     print(f"  {name} vs {against}: top-1 agreement {a['top1_agreement']:.3f} ({same}/{a['n']}, exact 95 % interval "
-          f"[{low:.3f}, {high:.3f}]; bound ≥ {MIN_TOP1_AGREEMENT}), kappa {kappa}, max |Δ score| {a['max_abs_delta_score']:.2e}, "
+          f"[{low:.3f}, {high:.3f}]; bound ≥ {MIN_TOP1_AGREEMENT}; {a.get('top1_certain', 'n/a')}/{a['n']} beyond a near tie), kappa {kappa}, max |Δ score| {a['max_abs_delta_score']:.2e}, "
           f"min embedding cosine {cos} (bound ≥ {MIN_COSINE}): {verdict}")
-    figures = {k: a.get(k) for k in ("n", "top1_agreement", "n_label_flips", "kappa", "max_abs_delta_score", "mean_max_abs_delta_score",
+    figures = {k: a.get(k) for k in ("n", "top1_agreement", "top1_certain", "n_label_flips", "kappa", "max_abs_delta_score", "mean_max_abs_delta_score",
                                      "cosine_min", "cosine_mean")}
     figures["top1_agreement_ci"] = [low, high]
     # a top-1 share on a dozen clips cannot show the bound by itself: what its interval allows is said, not hidden

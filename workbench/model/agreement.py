@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["acceptable", "agreement", "agreement_figures", "cohen_kappa", "describe_agreement", "item_distances", "row_cosines",
+__all__ = ["acceptable", "agreement", "agreement_figures", "certain_top1", "cohen_kappa", "describe_agreement", "item_distances", "row_cosines",
            "shortfalls", "MIN_COSINE", "MIN_TOP1_AGREEMENT"]
 
 #: a path is usable when it keeps this share of float32's top-1 labels (issue #28: 23 of 24) ...
@@ -45,6 +45,19 @@ def item_distances(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[np.ndarr
     """
     d = np.abs(np.asarray(scores_a, dtype=float) - np.asarray(scores_b, dtype=float))
     return d.max(axis=1), 0.5 * d.sum(axis=1)
+
+
+def certain_top1(scores_ref: np.ndarray, scores_other: np.ndarray) -> int:
+    """How many items' top-1 the other path's score differences cannot have decided: the reference's top-two margin
+    is over twice the item's ``max_k |Δ score_k|`` (each score moved by at most that much, so the gap between any two
+    classes by at most twice it).  An item under it is a near tie that the path keeps only by luck: a head with
+    near-uniform scores kept 4 of 4 seeded clips under int8 and flipped 3 of 53 in its run (walk16).  An item whose
+    label changed is never certain."""
+    a, b = np.asarray(scores_ref, dtype=float), np.asarray(scores_other, dtype=float)
+    if not len(a) or a.shape[1] < 2:
+        return int(len(a))  # one class: nothing to flip
+    top = np.sort(a, axis=1)
+    return int(np.sum(top[:, -1] - top[:, -2] > 2 * np.abs(a - b).max(axis=1)))
 
 
 def row_cosines(emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
@@ -90,7 +103,8 @@ def agreement_figures(reference: Sequence[Any], other: Sequence[Any]) -> dict:
         x, y = np.asarray(a.embedding, dtype=np.float64), np.asarray(b.embedding, dtype=np.float64)
         cosines.append(float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-30)))
     n = len(reference)
-    out = {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0,
+    certain = certain_top1([a.scores for a in reference], [b.scores for b in other]) if n else 0
+    out = {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0, "top1_certain": certain,
            "max_abs_delta_score": round(delta, 6), "cosine_min": round(min(cosines), 6)}
     if n:  # the share's exact (Clopper–Pearson) 95 % interval: 4 of 4 seeded clips cannot show 95 % agreement
         from scipy.stats import binomtest  # only where agreement is measured (once per CPU and checkpoint), not at a run's start
@@ -112,6 +126,14 @@ def shortfalls(figures: dict) -> list[str]:
     out = []
     if top1 is None or not top1 >= MIN_TOP1_AGREEMENT:  # NaN (no clips) fails too
         out.append(f"top-1 agreement {'n/a' if top1 is None else f'{top1:.3f}'} < {MIN_TOP1_AGREEMENT}")
+    n, certain = figures.get("clips", figures.get("n")), figures.get("top1_certain")
+    if "top1_certain" in figures:  # a record made before it was measured has none
+        whole = isinstance(certain, int) and not isinstance(certain, bool) and isinstance(n, int) and 0 <= certain <= n
+        if not whole:
+            out.append(f"top-1 certain {certain!r} is not a count of the {n!r} clips")
+        elif n and certain / n < MIN_TOP1_AGREEMENT:
+            out.append(f"top-1 certain on {certain}/{n} clips < {MIN_TOP1_AGREEMENT} (the others are near ties: float32's "
+                       "top-two margin within twice the path's |Δ score|, which can flip their label)")
     if cosine is None or not cosine >= MIN_COSINE:
         out.append(f"min embedding cosine {'n/a' if cosine is None else f'{cosine:.6f}'} < {MIN_COSINE}")
     return out
@@ -120,5 +142,7 @@ def shortfalls(figures: dict) -> list[str]:
 def describe_agreement(figures: dict) -> str:
     ci = figures.get("top1_ci")  # a record made before it was measured has none; a hand-edited one is not printed
     ci_ok = isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in ci)
+    certain = figures.get("top1_certain")
     return (f"top-1 {figures['top1_same']}/{figures['clips']}" + (f" (95 % CI {ci[0]:.2f}–{ci[1]:.2f})" if ci_ok else "")
+            + (f", {certain}/{figures['clips']} beyond a near tie" if isinstance(certain, int) and not isinstance(certain, bool) else "")
             + f", max |Δ score| {figures['max_abs_delta_score']:.4f}, cosine ≥ {figures['cosine_min']:.4f}")

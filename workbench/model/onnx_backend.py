@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from workbench import files
-from workbench.model.agreement import agreement
+from workbench.model.agreement import agreement, certain_top1
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.batching import BatchPolicy, default_policy, plan_batches
@@ -571,8 +571,9 @@ def compare_backends(reference: Any, other: Any, clips: Sequence[Any]) -> dict:
     """
     a = reference.predict(clips, embeddings=True)
     b = other.predict(clips, embeddings=True)
-    return agreement([p.label for p in a], [p.label for p in b], np.stack([p.scores for p in a]), np.stack([p.scores for p in b]),
-                     np.stack([p.embedding for p in a]), np.stack([p.embedding for p in b]))
+    sa, sb = np.stack([p.scores for p in a]), np.stack([p.scores for p in b])
+    out = agreement([p.label for p in a], [p.label for p in b], sa, sb, np.stack([p.embedding for p in a]), np.stack([p.embedding for p in b]))
+    return {**out, "top1_certain": certain_top1(sa, sb)}  # the clips whose label no |Δ score| of this size could flip
 
 
 def check_clips(n: int = 12, seed: int = 0) -> list[np.ndarray]:
