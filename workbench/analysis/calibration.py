@@ -74,7 +74,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
 from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line, spread_words  # noqa: F401  (public here too)
-from workbench.analysis.calibration_intervals import ERROR_METRICS, _bootstrapped, _self_checks  # noqa: F401  (public here too)
+from workbench.analysis.calibration_intervals import ERROR_METRICS, _bootstrapped, _self_checks, thin_mark  # noqa: F401  (public here too)
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import unmapped_labels
 from workbench.analysis.metrics import output_folder, run_training_overlap
@@ -241,6 +241,9 @@ class CalibrationReport:
     training_overlap: list[str] = field(default_factory=list)
     #: what the errors', AURC's and accuracy-at-coverage's intervals resampled: speakers (or sessions), else items
     interval_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
+    #: each interval's resamples: {"ECE before": {"kept": 200, "drawn": 200}, …, "T": …}; one kept under 90 % is in
+    #: ``checks["thin_intervals"]``, marked where shown (:meth:`flat_mark`) and said in ``notes``
+    interval_resamples: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -249,7 +252,14 @@ class CalibrationReport:
         """`` !! zero width`` after a figure whose interval has no width, `` !! outside its interval`` after one whose point it misses."""
         checks = self.checks or {}
         return "".join(mark for key, mark in (("zero_width_intervals", " !! zero width"), ("point_outside_interval", " !! outside its interval"))
-                       if name in checks.get(key, ()))
+                       if name in checks.get(key, ())) + thin_mark((self.interval_resamples or {}).get(name))
+
+    @property
+    def temperature_resamples(self) -> str:
+        """How many resamples T's interval rests on: ``200``, or ``150 of 200`` where some refits gave no temperature."""
+        tb = self.temperature_bootstrap or {}
+        drawn, kept = tb.get("resamples", 0), tb.get("kept", tb.get("resamples", 0))
+        return f"{kept} of {drawn}" if kept != drawn else f"{drawn}"
 
     @property
     def accuracy_scope(self) -> str:
@@ -272,10 +282,10 @@ class CalibrationReport:
         lines = [f"!! {w}" for w in [*self.training_overlap, *self.warnings]]
         lines += [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
                   f"({'the corpus classes' if self.restricted else 'all the model classes'}); {self.folds}",
-                  f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}] "
+                  f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}]{self.flat_mark('T')} "
                   f"(fitted on all items, searched in [{lo_t:g}, {hi_t:g}]"
                   + (f", AT THE {self.temperature_edge.upper()} BOUND" if self.temperature_edge else "")
-                  + f"; interval from {tb.get('resamples', 0)} {self.resamples_words}"
+                  + f"; interval from {self.temperature_resamples} {self.resamples_words}"
                   + (f", {tb['at_edge']} of them at a bound" if tb.get("at_edge") else "")
                   + f"; per fold {', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
                   f"  {self.conformal_protocol}",
@@ -433,7 +443,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         reliability_before=binned_ece(before_probs.max(1), before_probs.argmax(1) == y, bins=bins)[1],
         reliability_after=binned_ece(after_probs.max(1), after_probs.argmax(1) == y, bins=bins)[1],
         curve_before=fig["curves"][0], curve_after=fig["curves"][1], notes=notes,
-        interval_unit=resampling[1], search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
+        interval_unit=resampling[1], interval_resamples=sc["interval_resamples"], search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
         aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
                                           model_classes=items.model_classes, restricted=items.restricted),

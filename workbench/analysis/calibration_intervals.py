@@ -14,6 +14,7 @@ from workbench.analysis.calibration_measures import (
     fit_edge, nll_verdict, risk_coverage, temperature_at_edge,
 )
 from workbench.analysis.groups import zero_width_note
+from workbench.analysis.interval_rule import THIN_SHARE, resamples_kept, thin_note
 from workbench.analysis.stats import bootstrap_ci
 
 #: the calibration errors, in the order the bootstrap returns them
@@ -41,10 +42,11 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
     cov_b, risk_b, aurc_b = risk_coverage(before_probs, y)
     cov_a, risk_a, aurc_a = risk_coverage(after_probs, y)
     return {
-        "ci_before": {m: tuple(ci[i]) for i, m in enumerate(ERROR_METRICS)},
-        "ci_after": {m: tuple(ci[4 + i]) for i, m in enumerate(ERROR_METRICS)},
-        "aurc_ci": (tuple(ci[8]), tuple(ci[9])),
-        "accuracy_at_ci": {sh: {"before": tuple(ci[10 + j]), "after": tuple(ci[10 + nc + j])} for j, sh in enumerate(shares)},
+        # each a Bounds (a tuple that counts the resamples it kept): the counts reach the checks, not a plain tuple
+        "ci_before": {m: ci[i] for i, m in enumerate(ERROR_METRICS)},
+        "ci_after": {m: ci[4 + i] for i, m in enumerate(ERROR_METRICS)},
+        "aurc_ci": (ci[8], ci[9]),
+        "accuracy_at_ci": {sh: {"before": ci[10 + j], "after": ci[10 + nc + j]} for j, sh in enumerate(shares)},
         "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s),
                              "items": coverage_items(s, n), "of": n} for sh, s in zip(shares, COVERAGES)},  # its denominator
         "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
@@ -74,6 +76,10 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
                  **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in ERROR_METRICS for w in ("before", "after")},
                  **{f"accuracy at {sh} {w}": c[w] for sh, c in fig["accuracy_at_ci"].items() for w in ("before", "after")}}
     flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
+    counts = {name: c for name, b in intervals.items() if (c := resamples_kept(b))}  # the resamples each interval rests on
+    if t_boot.get("resamples") and "kept" in t_boot:  # T's refits, counted by temperature_interval
+        counts["T"] = {"kept": int(t_boot["kept"]), "drawn": int(t_boot["resamples"])}
+    thin = [name for name, c in counts.items() if thin_note(c)]
     # a binned ECE/MCE resampled is biased upwards: its percentile interval can miss its own point, which is said, not shown bare
     points = {f"{m.upper()} {w}": fig[w][m] for m in ("ece", "mce") for w in ("before", "after")}
     outside = [name for name, v in points.items() if v == v and not intervals[name][0] - 1e-12 <= v <= intervals[name][1] + 1e-12]
@@ -81,12 +87,25 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat, "point_outside_interval": outside, "aurc_not_below_random_order": random_order, "brier_not_below_uniform": (brier := brier_uniform_words(fig, k))}
+              "zero_width_intervals": flat, "thin_intervals": thin, "point_outside_interval": outside, "aurc_not_below_random_order": random_order, "brier_not_below_uniform": (brier := brier_uniform_words(fig, k))}
     notes = [f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, so these intervals "
              "show no uncertainty where there is some (marked !! zero width)"] if flat else []
     if outside:
         notes.append(f"point outside its interval ({', '.join(outside)}): binned ECE and MCE are biased upwards on small samples and a "
                      "resample, with its repeated items, more so, so the interval can miss the point (marked !! outside its interval); "
                      "read it as the spread, and compare Brier and NLL, which are unbiased means")
-    return {"edge": edge, "warnings": warnings + random_order + brier, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
+    if thin:  # an interval from 120 of 200 resamples read as one from 200
+        notes.append(thin_words(thin, counts))
+    return {"edge": edge, "interval_resamples": counts, "warnings": warnings + random_order + brier, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
 
+
+def thin_words(thin: list[str], counts: dict) -> str:
+    """The note on the intervals resting on under :data:`~workbench.analysis.interval_rule.THIN_SHARE` of their resamples."""
+    each = ", ".join(f"{name} {counts[name]['kept']} of {counts[name]['drawn']}" for name in thin)
+    return (f"intervals from under {THIN_SHARE:.0%} of their resamples ({each}): the figure is undefined in the others, which are "
+            "left out, so the interval describes only the resamples where it exists; read it as rough (marked !! N of M resamples)")
+
+
+def thin_mark(counts: dict | None) -> str:
+    """`` !! 120 of 200 resamples`` after a figure whose interval rests on under 90 % of its resamples, else ``""``."""
+    return f" !! {counts['kept']} of {counts['drawn']} resamples" if thin_note(counts) else ""

@@ -480,9 +480,9 @@ def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, s
     fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in draws])
     edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
     # the speaker intervals' one rule (t-corrected over the speakers; items: the plain percentile interval)
-    lo, hi = speaker_interval_bounds(fits, level, None if clusters is None else len(members))
+    b = speaker_interval_bounds(fits, level, None if clusters is None else len(members))  # ``kept``: refits with a T (not NaN)
     method = "item bootstrap, percentile" if clusters is None else f"speaker (cluster) bootstrap, {INTERVAL_NAME}"
-    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": method}
+    return (float(b[0]), float(b[1])), {"resamples": int(n_boot), "kept": int(b.kept), "at_edge": int(edges), "method": method}
 
 
 def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float,

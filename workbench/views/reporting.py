@@ -481,9 +481,9 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     lo_t, hi_t = rep.search_interval
     parts = ["<h2>Calibration</h2>"] + [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
     parts += [f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
-              f"Fitted temperature {rep.temperature:.3f} [{_fmt(rep.temperature_ci[0])}, {_fmt(rep.temperature_ci[1])}] "
+              f"Fitted temperature {rep.temperature:.3f} [{_fmt(rep.temperature_ci[0])}, {_fmt(rep.temperature_ci[1])}]{esc(rep.flat_mark('T'))} "
               f"(searched in [{lo_t:g}, {hi_t:g}]{', at its ' + esc(rep.temperature_edge) + ' bound' if rep.temperature_edge else ''}; "
-              f"interval from {rep.temperature_bootstrap.get('resamples', 0)} {esc(rep.resamples_words)}; per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
+              f"interval from {esc(rep.temperature_resamples)} {esc(rep.resamples_words)}; per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
               f"{'recommended' if rep.recommended else '<b>not recommended</b>'}. "
               "\"after\" figures come from folds the fit never saw.</p>",
               f"<p>{esc(rep.conformal_protocol)}.</p>", f"<p>NLL: {esc(rep.nll_words)}.</p>"]
