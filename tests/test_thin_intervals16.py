@@ -81,3 +81,61 @@ def test_a_temperature_interval_from_too_few_refits_says_so_where_t_is_shown(mon
     assert rep.checks["thin_intervals"] == ["T"] and rep.interval_resamples["T"] == {"kept": 20, "drawn": 40}
     line = next(x for x in rep.render().splitlines() if x.strip().startswith("temperature"))
     assert "!! 20 of 40 resamples" in line and "interval from 20 of 40 resamples of the" in line
+
+
+CLASSES = ["angry", "happy", "neutral", "sad"]
+
+
+def _gendered(sad_speakers_f: int = 1):
+    """Six women, six men; every man has 3 clips of each class, every woman 4 of angry/happy/neutral, and only
+    ``sad_speakers_f`` of the women 6 sad clips: resampling the women's speakers, sad is missing from about a third of
+    the resamples (5/6 ** 6), where their recall of sad is undefined.  One clip in four is predicted wrong."""
+    from test_groups import _frame
+
+    rows, gender = [], []
+    for g, n_spk in (("f", 6), ("m", 6)):
+        for s in range(n_spk):
+            mix = ([("sad", 6)] if g == "f" and s < sad_speakers_f else []) + [(c, 4 if g == "f" else 3) for c in CLASSES if c != "sad"]
+            mix += [("sad", 3)] if g == "m" else []
+            for c, m in mix:
+                for k in range(m):
+                    rows.append((f"{g}{s}", c, c if k % 4 else CLASSES[(CLASSES.index(c) + 1) % 4]))
+                    gender.append(g)
+    df = _frame(rows)
+    df["gender"] = gender
+    return df
+
+
+def test_a_group_whose_recall_is_undefined_in_many_resamples_is_flagged_on_screen_in_json_and_on_the_page(tmp_path, monkeypatch):
+    from workbench.analysis.metrics import run_metrics
+    from workbench.views import reporting
+
+    _run_folder(tmp_path / "run", _gendered())
+    rep = run_metrics(tmp_path / "run", by=("gender",), figures=False, n_boot=200)["raw"]
+    f, m = rep.breakdowns["gender"]["f"], rep.breakdowns["gender"]["m"]
+    assert f["ci_unit"] == "6 speakers" and f["ci_resamples"]["uar"] == {"kept": 200, "drawn": 200}
+    kept = f["ci_resamples"]["recall_sad"]["kept"]
+    assert 100 < kept < 170 and f["ci_resamples"]["recall_angry"]["kept"] == 200, f["ci_resamples"]
+    words = f"recall of sad undefined in {200 - kept} of 200 resamples"
+    assert words in f["note"] and "recall of sad undefined" not in m["note"]
+    screen = next(line for line in rep.render().splitlines() if "by gender" in line)
+    assert words in screen.split(" m ")[0], screen
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]
+    assert words in saved["breakdowns"]["gender"]["f"]["note"]
+    assert saved["breakdowns"]["gender"]["f"]["ci_resamples"]["recall_sad"] == {"kept": kept, "drawn": 200}
+    gap = saved["disparities"]["gender"]["recall"]["sad"]  # the women's sad recall missing: no gap over both groups there
+    assert gap["resamples"] == {"kept": kept, "drawn": 200} and f"interval from {kept} of 200 resamples" in gap["note"]
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.metrics_section(tmp_path / "run", by=["gender"], n_boot=200)
+    page = shown[0].split("by gender")[1]
+    assert words in page
+
+
+def test_a_group_whose_classes_are_in_every_resample_is_not_flagged():
+    from workbench.analysis.metrics import evaluate
+
+    rep = evaluate(_gendered(sad_speakers_f=6), variant="raw", by=("gender",), n_boot=200)
+    f = rep.breakdowns["gender"]["f"]
+    assert f["ci_resamples"]["recall_sad"] == {"kept": 200, "drawn": 200} and "undefined" not in f["note"]

@@ -51,6 +51,8 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
         groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
                                     "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
                                     "too_small": bool(r["too_small"]), "note": str(r["note"]), "ci_unit": str(r["ci_unit"]),
+                                    # the resamples its intervals and each class's recall rest on (under 90 %: in its note)
+                                    "ci_resamples": r["ci_resamples"],
                                     # its baselines, passing too, as the headline's; its failing checks on their own
                                     # keys (also in its note)
                                     "wa_baseline": str(r["wa_baseline"]), "uar_baseline": str(r["uar_baseline"]),
