@@ -127,11 +127,9 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         notes = [f"too small: {reason}"] if reason else []
         if missing:
             notes.append(missing_class_note(counts))
-        row, bounds = {"group": name, "n": len(sel)}, {}
-        for m in ("wa", "uar", "macro_f1"):
-            row[m] = float(observed[m][0])
-            bounds[m] = _interval(boot[m], level, unit["clusters"] if unit["unit"] != "item" else None)
-            row[f"{m}_lo"], row[f"{m}_hi"] = bounds[m]
+        row = {"group": name, "n": len(sel), **{m: float(observed[m][0]) for m in ("wa", "uar", "macro_f1")}}
+        bounds = {m: _interval(boot[m], level, unit["clusters"] if unit["unit"] != "item" else None) for m in ("wa", "uar", "macro_f1")}
+        row.update({f"{m}{end}": b[j] for m, b in bounds.items() for j, end in enumerate(("_lo", "_hi"))})
         row["ci_resamples"] = resample_counts(bounds, boot["recall"], counts)  # a recall undefined where its speakers are not drawn
         thin = [] if reason else thin_group_words({k: v for k, v in row["ci_resamples"].items() if k != "macro_f1"}, FIGURE_NAMES)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
