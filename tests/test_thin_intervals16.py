@@ -139,3 +139,40 @@ def test_a_group_whose_classes_are_in_every_resample_is_not_flagged():
     rep = evaluate(_gendered(sad_speakers_f=6), variant="raw", by=("gender",), n_boot=200)
     f = rep.breakdowns["gender"]["f"]
     assert f["ci_resamples"]["recall_sad"] == {"kept": 200, "drawn": 200} and "undefined" not in f["note"]
+
+
+def test_a_cue_r2_undefined_in_many_speaker_resamples_is_counted_and_said_on_screen_and_in_json(tmp_path):
+    """A cue that only one of six speakers varies: a resample without that speaker has one value, R² undefined (about a
+    third of them); those draws were dropped without a count."""
+    from test_features_cli import _probe_planted
+
+    probe, report, shown = _probe_planted(tmp_path, n=60, speakers=6, bootstrap=200,
+                                          other=("one_voice", lambda rng, n: (np.arange(n) % 6 == 0).astype(float)))
+    row = probe.set_index("cue").loc["one_voice"]
+    assert row["drawn"] == 200 and 100 < row["kept"] < 170, row
+    words = f"one_voice: interval from {row['kept']} of 200 resamples"
+    assert words in row["note"] and "R² is undefined in the others" in row["note"]
+    assert probe.set_index("cue").loc["carried", "kept"] == 200 and "resamples" not in probe.set_index("cue").loc["carried", "note"]
+    assert any(line.startswith("!! R² intervals: ") and words in line for line in shown), shown
+    saved = {r["cue"]: r for r in report["probe"]}["one_voice"]
+    assert saved["kept"] == row["kept"] and saved["drawn"] == 200 and words in saved["note"]
+
+
+def test_a_cliffs_delta_undefined_in_many_speaker_resamples_is_marked_on_screen_and_in_json():
+    """Class A is one speaker's: a resample of the six speakers without it has no A side, its delta undefined."""
+    import argparse
+
+    from workbench.cli.features import _differences
+    from workbench.explain.cues import cue_differences
+
+    spk = np.repeat(np.arange(6), 20)
+    measured = pd.DataFrame({"f0": np.where(spk == 0, 200.0, 100.0) + np.random.default_rng(0).standard_normal(len(spk)),
+                             "pred": np.where(spk == 0, "A", "B"), "speaker": [f"s{s}" for s in spk]})
+    row = cue_differences(measured, cues=["f0"], n_boot=200).set_index("label").loc["A"]
+    assert row["drawn"] == 200 and 100 < row["kept"] < 170 and row["thin"] == f"!! {row['kept']} of 200 resamples"
+    shown, report = [], {}
+    _differences(argparse.Namespace(by="pred", bootstrap=200, seed=0), measured, report, shown.append)
+    assert any(row["thin"] in line for line in shown), shown
+    assert {r["label"]: r["thin"] for r in report["compared"]}["A"] == row["thin"]
+    items = cue_differences(measured.drop(columns="speaker"), cues=["f0"], n_boot=200).set_index("label").loc["A"]
+    assert (items["kept"], items["drawn"], items["thin"]) == (200, 200, "")  # each side resampled within itself
