@@ -46,7 +46,7 @@ from workbench.analysis.group_resampling import (Extremes, _confusions, _interva
                                                 resample_counts, thin_group_words)
 from workbench.analysis.interval_rule import resamples_kept, thin_note
 from workbench.analysis.figure_notes import (  # noqa: F401  (public here too, where callers import them)
-    MIN_ITEMS, MIN_PER_CLASS, BLANK_EMOTION_FIX, blank_emotion_words, zero_width_note, flat_interval_words, ece_note, missing_class_note, chance_uar, chance_words, not_scored_words, few_items_note, chance_flag, majority_baseline, majority_words, majority_flag, flagged_title, small_class_note, never_predicted_note, share_text, f1_text, class_f1_note, class_lines, FIGURE_NAMES, SHOWN_FIGURES,
+    MIN_ITEMS, MIN_PER_CLASS, BLANK_EMOTION_FIX, blank_emotion_words, zero_width_note, flat_interval_words, ece_note, missing_class_note, chance_uar, chance_words, not_scored_words, few_items_note, chance_flag, majority_baseline, majority_words, majority_flag, flagged_title, small_class_note, never_predicted_note, share_text, f1_text, class_f1_note, class_share_note, class_lines, FIGURE_NAMES, SHOWN_FIGURES,
     figure_flags, group_baseline_flags, group_baselines, baseline_check_line)
 
 

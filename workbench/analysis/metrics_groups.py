@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import analyse_groups, ece_note
-from workbench.analysis.stats import _blocks, _percentile_bounds, cluster_draws, cluster_ids, ece, ece_interval
+from workbench.analysis.stats import _blocks, _percentile_bounds, cluster_draws, cluster_ids, ece, ece_interval, resamples_kept
 from workbench.errors import ConfigError, capped_join
 from workbench.runs.folder import select_rows
 from workbench.schema import score_columns, score_labels, text_values
@@ -176,7 +176,8 @@ def with_speaker_class_intervals(table: dict[str, dict], y_true, y_pred, classes
     spk = speaker_class_intervals(y_true, y_pred, classes, clusters, n=n, seed=seed) if clusters is not None and len(y_true) else {}
     for c, v in table.items():
         if c in spk:
-            v.update(precision_ci_items=v["precision_ci"], recall_ci_items=v["recall_ci"], **spk[c])
+            v.update(precision_ci_items=v["precision_ci"], recall_ci_items=v["recall_ci"], **spk[c],  # with the resamples each kept
+                     precision_resamples=resamples_kept(spk[c]["precision_ci"]), recall_resamples=resamples_kept(spk[c]["recall_ci"]))
         v["ci_unit"] = unit["short"]
     return table
 

@@ -28,7 +28,7 @@ from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F40
 from workbench.analysis.compare.variants import family_html, flags_words, mcnemar_family
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_phrase, unit_suffix
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, class_share_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.metrics_groups import largest_groups
@@ -215,9 +215,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                     [(c, share_text(d["precision"], d["precision_ci"], d["hits"], d["predicted"]),
                                       share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), f1_text(d), d["support"])
                                      for c, d in r.per_class.items()]))
-        if class_f1_note(r.per_class, r.n_scored):  # the check metrics prints under its per-class table
-            out[v]["class_f1"] = class_f1_note(r.per_class, r.n_scored)
-            parts.append(f"<p><b>⚠ per-class F1: {esc(out[v]['class_f1'])}</b>.</p>")
+        for key, head, note in (("class_f1", "per-class F1", class_f1_note(r.per_class, r.n_scored)),  # the checks metrics prints
+                                ("class_shares", "per-class precision and recall", class_share_note(r.per_class))):  # under its table
+            parts += [f"<p><b>⚠ {head}: {esc(out[v].setdefault(key, note))}</b>.</p>"] if note else []
         if never_predicted_note(r.per_class):  # precision 0/0 printed as 0.000 before
             out[v]["never_predicted"] = never_predicted_note(r.per_class)
             parts.append(f"<p><b>⚠ {esc(out[v]['never_predicted'])}</b>.</p>")
