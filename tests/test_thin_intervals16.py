@@ -176,3 +176,42 @@ def test_a_cliffs_delta_undefined_in_many_speaker_resamples_is_marked_on_screen_
     assert {r["label"]: r["thin"] for r in report["compared"]}["A"] == row["thin"]
     items = cue_differences(measured.drop(columns="speaker"), cues=["f0"], n_boot=200).set_index("label").loc["A"]
     assert (items["kept"], items["drawn"], items["thin"]) == (200, 200, "")  # each side resampled within itself
+
+
+def _one_speaker_class():
+    """Twelve speakers with angry and happy clips (one of four wrong); sad is one speaker's only (3 of 4 right), so a
+    resample of the speakers without it (about (11/12)^12, a third) neither holds nor predicts sad."""
+    from test_groups import _frame
+
+    rows = [(f"s{s}", c, c if k else ("happy" if c == "angry" else "angry")) for s in range(12) for c in ("angry", "happy")
+            for k in range(4)]
+    rows += [("s0", "sad", "sad" if k else "angry") for k in range(4)]
+    return _frame(rows)
+
+
+def test_a_class_precision_and_recall_over_speakers_from_too_few_resamples_are_flagged_on_screen_in_json_and_on_the_page(tmp_path, monkeypatch):
+    from workbench.analysis.metrics import run_metrics
+    from workbench.views import reporting
+
+    _run_folder(tmp_path / "run", _one_speaker_class())
+    rep = run_metrics(tmp_path / "run", by=(), figures=False, n_boot=200)["raw"]
+    assert rep.ci_unit["unit"] == "speaker"
+    sad = rep.per_class["sad"]
+    kept = sad["recall_resamples"]["kept"]
+    assert 100 < kept < 170 and sad["precision_resamples"]["kept"] == kept and rep.per_class["angry"]["recall_resamples"]["kept"] == 200
+    words = f"precision of sad: interval from {kept} of 200 resamples"
+    assert f"!! per-class precision and recall: {words}" in rep.render() and "recall of sad: interval from" in rep.render()
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]
+    assert words in saved["flags"]["class_shares"] and saved["per_class"]["sad"]["recall_resamples"] == {"kept": kept, "drawn": 200}
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    out = reporting.metrics_section(tmp_path / "run", by=[], n_boot=200)
+    assert f"⚠ per-class precision and recall: {words}" in shown[0] and words in out["raw"]["class_shares"]
+
+
+def test_the_probe_fold_interval_counts_the_draws_it_dropped():
+    from workbench.analysis.interval_rule import resamples_kept
+    from workbench.analysis.probe_intervals import interval
+
+    assert resamples_kept(interval(np.array([0.1, np.nan, 0.3, np.inf, 0.2]))) == {"kept": 3, "drawn": 5}
