@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from test_calibration import planted_run
 from test_calibration_cli import _run_folder
 
@@ -215,3 +216,34 @@ def test_the_probe_fold_interval_counts_the_draws_it_dropped():
     from workbench.analysis.probe_intervals import interval
 
     assert resamples_kept(interval(np.array([0.1, np.nan, 0.3, np.inf, 0.2]))) == {"kept": 3, "drawn": 5}
+
+
+def _class_sets(covered: dict[int, int], k: int = 9, n: int = 60):
+    """Sets over ``k`` classes of ``n`` items each holding the true class for ``covered[j]`` items of class j (54 of 60,
+    the 0.9 target, elsewhere) and every class but it for the rest."""
+    y = np.repeat(np.arange(k), n)
+    sets = np.ones((len(y), k), dtype=bool)
+    for j in range(k):
+        rows = np.flatnonzero(y == j)[covered.get(j, 54):]
+        sets[rows, j] = False
+    return sets, y, [f"c{j}" for j in range(k)]
+
+
+def test_calibrates_per_class_coverage_checks_are_read_as_a_family_of_the_classes_checked():
+    """Nine classes each checked at 95 %: a class at 48 of 60 fails its own interval, as one of nine does by chance;
+    after Benjamini-Hochberg over the nine it does not, where a class at 30 of 60 still does."""
+    from scipy.stats import binomtest, false_discovery_control
+
+    import workbench.analysis.calibration_measures as C
+
+    sets, y, classes = _class_sets({1: 48})
+    d = C.conformal_summary({"lac": sets}, y, classes, alpha=0.1)["lac"]
+    ps = [binomtest(54 if j != 1 else 48, 60, 0.9).pvalue for j in range(9)]
+    assert d["per_class"]["c1"]["check"] == C.COVERAGE_FAIL and d["per_class"]["c1"]["p"] == pytest.approx(ps[1])
+    assert d["per_class"]["c1"]["q"] == pytest.approx(false_discovery_control(ps, method="bh")[1]) and d["per_class"]["c1"]["q"] > 0.05
+    checks, words = C.conformal_checks({"lac": d})
+    assert checks["set_coverage"]["lac"]["failed_classes"] == ["c1"] and checks["set_coverage"]["lac"]["failed_classes_after_bh"] == []
+    assert "9 classes checked, each at 95 %: about 0.45 would fail by chance alone; after Benjamini-Hochberg over them none fails" in words[0]
+    sets, y, classes = _class_sets({1: 48, 2: 30})
+    checks, words = C.conformal_checks(C.conformal_summary({"lac": sets}, y, classes, alpha=0.1))
+    assert checks["set_coverage"]["lac"]["failed_classes_after_bh"] == ["c2"] and "after Benjamini-Hochberg over them c2 q = " in words[0]

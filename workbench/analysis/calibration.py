@@ -70,11 +70,11 @@ from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
     UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, coverage_items, aps_skipped, aurc_random_order_words, brier_uniform_words, calibration_errors, check_enough_items,
-    conformal_checks, conformal_sets, conformal_summary, shared_fit_notes, temperature_interval,
+    conformal_checks, conformal_sets, conformal_summary, shared_fit_notes,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
 from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line, spread_words  # noqa: F401  (public here too)
-from workbench.analysis.calibration_intervals import ERROR_METRICS, _bootstrapped, _self_checks, thin_mark  # noqa: F401  (public here too)
+from workbench.analysis.calibration_intervals import ERROR_METRICS, _bootstrapped, _self_checks, temperature_interval, thin_mark  # noqa: F401  (public here too)
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import unmapped_labels
 from workbench.analysis.metrics import output_folder, run_training_overlap

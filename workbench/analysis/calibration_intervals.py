@@ -2,20 +2,23 @@
 
 The same resamples before and after; each interval counts the resamples it kept (:class:`~workbench.analysis.interval_rule.Bounds`),
 and one from under 90 % of them is flagged (``thin_intervals``), as the fit's other checks are: edge, NLL against uniform and
-uncalibrated, zero-width intervals, a point outside its interval.
+uncalibrated, zero-width intervals, a point outside its interval.  The temperature's own interval (the fit repeated on
+resamples: :func:`temperature_interval`) is here too.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from workbench.analysis.calibration_measures import (
-    COVERAGES, accuracy_at_coverage, aurc_random_order_words, brier_uniform_words, calibration_errors, coverage_items, edge_message,
-    fit_edge, nll_verdict, risk_coverage, temperature_at_edge,
+    COVERAGES, T_BOUNDS, accuracy_at_coverage, aurc_random_order_words, brier_uniform_words, calibration_errors, coverage_items, edge_message,
+    fit_edge, fit_temperature, nll_verdict, risk_coverage, temperature_at_edge,
 )
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.interval_rule import THIN_SHARE, resamples_kept, thin_note
-from workbench.analysis.stats import bootstrap_ci
+from workbench.analysis.stats import INTERVAL_NAME, bootstrap_ci, cluster_ids, speaker_interval_bounds
 
 #: the calibration errors, in the order the bootstrap returns them
 ERROR_METRICS = ("ece", "mce", "brier", "nll")
@@ -109,3 +112,31 @@ def thin_words(thin: list[str], counts: dict) -> str:
 def thin_mark(counts: dict | None) -> str:
     """`` !! 120 of 200 resamples`` after a figure whose interval rests on under 90 % of its resamples, else ``""``."""
     return f" !! {counts['kept']} of {counts['drawn']} resamples" if thin_note(counts) else ""
+
+
+def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, level: float = 0.95,
+                         bounds: tuple[float, float] = T_BOUNDS, clusters: Sequence | None = None) -> tuple[tuple[float, float], dict]:
+    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples, or with
+    ``clusters`` (each item's speaker, :func:`~workbench.analysis.stats.speaker_resampling`) on ``n_boot`` resamples of
+    the speakers, every item of a drawn speaker together (a speaker's clips share how over- or under-confident the
+    model is on the voice).
+
+    Returns the interval and ``{"resamples", "at_edge", "method"}``; resamples
+    whose fit ends at a bound count in ``at_edge`` (their T is a bound, not an optimum).
+    """
+    n = len(y)
+    if n == 0 or n_boot < 1:
+        return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        draws = (rng.integers(0, n, n) for _ in range(n_boot))
+    else:
+        ids = cluster_ids(clusters)
+        members = np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
+        draws = (np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) for _ in range(n_boot))
+    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in draws])
+    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
+    # the speaker intervals' one rule (t-corrected over the speakers; items: the plain percentile interval)
+    b = speaker_interval_bounds(fits, level, None if clusters is None else len(members))  # ``kept``: refits with a T (not NaN)
+    method = "item bootstrap, percentile" if clusters is None else f"speaker (cluster) bootstrap, {INTERVAL_NAME}"
+    return (float(b[0]), float(b[1])), {"resamples": int(n_boot), "kept": int(b.kept), "at_edge": int(edges), "method": method}
