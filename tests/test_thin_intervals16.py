@@ -247,3 +247,27 @@ def test_calibrates_per_class_coverage_checks_are_read_as_a_family_of_the_classe
     sets, y, classes = _class_sets({1: 48, 2: 30})
     checks, words = C.conformal_checks(C.conformal_summary({"lac": sets}, y, classes, alpha=0.1))
     assert checks["set_coverage"]["lac"]["failed_classes_after_bh"] == ["c2"] and "after Benjamini-Hochberg over them c2 q = " in words[0]
+
+
+def test_a_kappa_undefined_in_many_resamples_is_said_beside_it_on_screen_in_json_and_on_the_page(tmp_path, capsys):
+    """Two runs that call every clip neutral but one (angry in both): a resample without that clip has one label
+    throughout, kappa 0/0 (about (23/24)^24, a third of them); compare printed its interval as one from every resample."""
+    from test_probe import synthetic_row, write_run
+
+    from workbench.analysis.compare import compare_runs
+
+    runs = []
+    for name in ("A", "B"):
+        rows = [synthetic_row(f"i{k}", emotion="neutral", pred="angry" if k == 0 else "neutral") for k in range(24)]
+        runs.append(write_run(tmp_path / name, rows, [[1.0, float(k)] for k in range(24)], checksum="a" * 64))
+    cmp = compare_runs(runs, n_boot=200)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    kept = ag["kappa_resamples_kept"]
+    assert ag["kappa_resamples_drawn"] == 200 and 100 < kept < 170, ag
+    words = f"kappa interval from {kept} of 200 resamples"
+    assert f"!! kappa and top-1 agreement intervals: {words}" in cmp.render() and words in cmp.html()
+    assert main(["compare", str(runs[0].path), str(runs[1].path), "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out  # the command's own resamples (1000)
+    saved = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["agreement"][0]
+    words = f"kappa interval from {saved['kappa_resamples_kept']} of {saved['kappa_resamples_drawn']} resamples"
+    assert f"!! kappa and top-1 agreement intervals: {words}" in out and words in saved["interval_note"]
