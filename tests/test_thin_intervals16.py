@@ -235,6 +235,7 @@ def test_calibrates_per_class_coverage_checks_are_read_as_a_family_of_the_classe
     from scipy.stats import binomtest, false_discovery_control
 
     import workbench.analysis.calibration_measures as C
+    from workbench.analysis.conformal_groups import conformal_line
 
     sets, y, classes = _class_sets({1: 48})
     d = C.conformal_summary({"lac": sets}, y, classes, alpha=0.1)["lac"]
@@ -244,6 +245,7 @@ def test_calibrates_per_class_coverage_checks_are_read_as_a_family_of_the_classe
     checks, words = C.conformal_checks({"lac": d})
     assert checks["set_coverage"]["lac"]["failed_classes"] == ["c1"] and checks["set_coverage"]["lac"]["failed_classes_after_bh"] == []
     assert "9 classes checked, each at 95 %: about 0.45 would fail by chance alone; after Benjamini-Hochberg over them none fails" in words[0]
+    assert f"c1 0.80/8.80 (n=60) [0.68, 0.89] FAILED (below target), BH q {d['per_class']['c1']['q']:.2g} over the classes" in conformal_line("lac", d, 0.1)
     sets, y, classes = _class_sets({1: 48, 2: 30})
     checks, words = C.conformal_checks(C.conformal_summary({"lac": sets}, y, classes, alpha=0.1))
     assert checks["set_coverage"]["lac"]["failed_classes_after_bh"] == ["c2"] and "after Benjamini-Hochberg over them c2 q = " in words[0]
