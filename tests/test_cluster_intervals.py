@@ -266,7 +266,7 @@ def _speaker_temperatures(rng, speakers=20, clips=30):
 
 
 def test_temperature_interval_resampling_speakers_covers_the_population_temperature():
-    from workbench.analysis.calibration_measures import fit_temperature, temperature_interval
+    from workbench.analysis.calibration_intervals import fit_temperature, temperature_interval
 
     lp, y, _ = _speaker_temperatures(np.random.default_rng(98), speakers=4000)
     true = fit_temperature(lp, y)  # the pooled fit over a population of speakers
@@ -282,7 +282,7 @@ def test_temperature_interval_resampling_speakers_covers_the_population_temperat
 
 
 def test_temperature_interval_without_speakers_is_unchanged():
-    from workbench.analysis.calibration_measures import fit_temperature, temperature_interval
+    from workbench.analysis.calibration_intervals import fit_temperature, temperature_interval
 
     lp, y, _ = _speaker_temperatures(np.random.default_rng(13))
     rng = np.random.default_rng(5)

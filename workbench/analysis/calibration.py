@@ -70,14 +70,15 @@ from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
     UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, coverage_items, aps_skipped, aurc_random_order_words, brier_uniform_words, calibration_errors, check_enough_items,
-    conformal_checks, conformal_sets, conformal_summary, shared_fit_notes, temperature_interval,
+    conformal_checks, conformal_sets, conformal_summary, shared_fit_notes,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
 from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line, spread_words  # noqa: F401  (public here too)
+from workbench.analysis.calibration_intervals import ERROR_METRICS, _bootstrapped, _self_checks, temperature_interval, thin_mark  # noqa: F401  (public here too)
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
-from workbench.analysis.groups import left_out_notes, unmapped_labels, zero_width_note
+from workbench.analysis.groups import left_out_notes, unmapped_labels
 from workbench.analysis.metrics import output_folder, run_training_overlap
-from workbench.analysis.stats import bootstrap_ci, ece as binned_ece, speaker_resampling
+from workbench.analysis.stats import ece as binned_ece, speaker_resampling
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import CALIBRATION_FILE, RunFolder, as_run_folder, pick_variant, saved_calibration, select_rows  # noqa: F401
 from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels, text_values
@@ -240,6 +241,9 @@ class CalibrationReport:
     training_overlap: list[str] = field(default_factory=list)
     #: what the errors', AURC's and accuracy-at-coverage's intervals resampled: speakers (or sessions), else items
     interval_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
+    #: each interval's resamples: {"ECE before": {"kept": 200, "drawn": 200}, …, "T": …}; one kept under 90 % is in
+    #: ``checks["thin_intervals"]``, marked where shown (:meth:`flat_mark`) and said in ``notes``
+    interval_resamples: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -248,7 +252,14 @@ class CalibrationReport:
         """`` !! zero width`` after a figure whose interval has no width, `` !! outside its interval`` after one whose point it misses."""
         checks = self.checks or {}
         return "".join(mark for key, mark in (("zero_width_intervals", " !! zero width"), ("point_outside_interval", " !! outside its interval"))
-                       if name in checks.get(key, ()))
+                       if name in checks.get(key, ())) + thin_mark((self.interval_resamples or {}).get(name))
+
+    @property
+    def temperature_resamples(self) -> str:
+        """How many resamples T's interval rests on: ``200``, or ``150 of 200`` where some refits gave no temperature."""
+        tb = self.temperature_bootstrap or {}
+        drawn, kept = tb.get("resamples", 0), tb.get("kept", tb.get("resamples", 0))
+        return f"{kept} of {drawn}" if kept != drawn else f"{drawn}"
 
     @property
     def accuracy_scope(self) -> str:
@@ -271,10 +282,10 @@ class CalibrationReport:
         lines = [f"!! {w}" for w in [*self.training_overlap, *self.warnings]]
         lines += [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
                   f"({'the corpus classes' if self.restricted else 'all the model classes'}); {self.folds}",
-                  f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}] "
+                  f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}]{self.flat_mark('T')} "
                   f"(fitted on all items, searched in [{lo_t:g}, {hi_t:g}]"
                   + (f", AT THE {self.temperature_edge.upper()} BOUND" if self.temperature_edge else "")
-                  + f"; interval from {tb.get('resamples', 0)} {self.resamples_words}"
+                  + f"; interval from {self.temperature_resamples} {self.resamples_words}"
                   + (f", {tb['at_edge']} of them at a bound" if tb.get("at_edge") else "")
                   + f"; per fold {', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
                   f"  {self.conformal_protocol}",
@@ -359,81 +370,6 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
             "fold_sizes": [(len(conf), len(test)) for (_, test), (_, conf, _) in zip(splits, halves)]}  # coverage's guarantee
 
 
-def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarray, *, bins: int, n_boot: int, seed: int,
-                  clusters=None) -> dict:
-    """Point values and bootstrap intervals (the same resamples before and after) of the errors, AURC and accuracy at
-    coverage: over speakers with ``clusters`` (:func:`~workbench.analysis.stats.speaker_resampling`), else items."""
-    n = len(y)
-    shares = [f"{int(s * 100)}%" for s in COVERAGES]
-
-    def stats(idx, _):
-        idx = np.asarray(idx, dtype=int)
-        b, a = calibration_errors(before_probs[idx], y[idx], bins=bins), calibration_errors(after_probs[idx], y[idx], bins=bins)
-        cb, rb, ab = risk_coverage(before_probs[idx], y[idx])
-        ca, ra, aa = risk_coverage(after_probs[idx], y[idx])
-        return ([b[m] for m in ERROR_METRICS] + [a[m] for m in ERROR_METRICS] + [ab, aa]
-                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES] + [ab - rb[-1], aa - ra[-1]])
-
-    index = np.arange(n)
-    ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed, clusters=clusters)
-    nc = len(COVERAGES)
-    cov_b, risk_b, aurc_b = risk_coverage(before_probs, y)
-    cov_a, risk_a, aurc_a = risk_coverage(after_probs, y)
-    return {
-        "ci_before": {m: tuple(ci[i]) for i, m in enumerate(ERROR_METRICS)},
-        "ci_after": {m: tuple(ci[4 + i]) for i, m in enumerate(ERROR_METRICS)},
-        "aurc_ci": (tuple(ci[8]), tuple(ci[9])),
-        "accuracy_at_ci": {sh: {"before": tuple(ci[10 + j]), "after": tuple(ci[10 + nc + j])} for j, sh in enumerate(shares)},
-        "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s),
-                             "items": coverage_items(s, n), "of": n} for sh, s in zip(shares, COVERAGES)},  # its denominator
-        "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
-        "aurc": (aurc_b, aurc_a), "aurc_vs_random_ci": (tuple(ci[-2]), tuple(ci[-1])),  # AURC − the error rate, paired
-        "before": calibration_errors(before_probs, y, bins=bins), "after": calibration_errors(after_probs, y, bins=bins),
-    }
-
-
-def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci, t_boot: dict, *, bounds, k: int) -> dict:
-    """The fit's self-checks (edge, fold edges, NLL against uniform and uncalibrated, zero-width intervals), in flags and words."""
-    n = len(y)
-    warnings: list[str] = []
-    edge = fit_edge(lp, y, temperature, bounds)
-    if edge:
-        warnings.append(edge_message(temperature, edge, bounds))
-    fold_edges = [i for i, t in enumerate(fold_t) if temperature_at_edge(t, bounds)]
-    if fold_edges and not edge:
-        warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
-                        "the held-out figures after calibration come partly from degenerate fits")
-    ci_before, ci_after, random_order = fig["ci_before"], fig["ci_after"], aurc_random_order_words(fig)  # AURC vs a random order
-    words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None,
-                                   folds_at_bound=(len(fold_edges), len(fold_t)))
-    if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
-        warnings.append(words[0].upper() + words[1:])
-    # intervals that resampling cannot widen (every resample gives the same value) are no measurement: say which
-    intervals = {"T": t_ci, "AURC before": fig["aurc_ci"][0], "AURC after": fig["aurc_ci"][1],
-                 **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in ERROR_METRICS for w in ("before", "after")},
-                 **{f"accuracy at {sh} {w}": c[w] for sh, c in fig["accuracy_at_ci"].items() for w in ("before", "after")}}
-    flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
-    # a binned ECE/MCE resampled is biased upwards: its percentile interval can miss its own point, which is said, not shown bare
-    points = {f"{m.upper()} {w}": fig[w][m] for m in ("ece", "mce") for w in ("before", "after")}
-    outside = [name for name, v in points.items() if v == v and not intervals[name][0] - 1e-12 <= v <= intervals[name][1] + 1e-12]
-    if "T" not in flat and t_boot.get("resamples") and t_boot.get("at_edge") == t_boot["resamples"]:
-        flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
-    recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
-    checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat, "point_outside_interval": outside, "aurc_not_below_random_order": random_order, "brier_not_below_uniform": (brier := brier_uniform_words(fig, k))}
-    notes = [f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, so these intervals "
-             "show no uncertainty where there is some (marked !! zero width)"] if flat else []
-    if outside:
-        notes.append(f"point outside its interval ({', '.join(outside)}): binned ECE and MCE are biased upwards on small samples and a "
-                     "resample, with its repeated items, more so, so the interval can miss the point (marked !! outside its interval); "
-                     "read it as the spread, and compare Brier and NLL, which are unbiased means")
-    return {"edge": edge, "warnings": warnings + random_order + brier, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
-
-
-#: the calibration errors, in the order the bootstrap returns them
-ERROR_METRICS = ("ece", "mce", "brier", "nll")
-
-
 def calibrate(results, *, variant: str | None = None, by: str | None = "speaker", folds: int = 5, alpha: float = 0.1,
               restrict: bool = True, bins: int = ECE_BINS, n_boot: int = 1000, seed: int = 0,
               bounds: tuple[float, float] = T_BOUNDS) -> CalibrationReport:
@@ -507,7 +443,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         reliability_before=binned_ece(before_probs.max(1), before_probs.argmax(1) == y, bins=bins)[1],
         reliability_after=binned_ece(after_probs.max(1), after_probs.argmax(1) == y, bins=bins)[1],
         curve_before=fig["curves"][0], curve_after=fig["curves"][1], notes=notes,
-        interval_unit=resampling[1], search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
+        interval_unit=resampling[1], interval_resamples=sc["interval_resamples"], search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
         aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
                                           model_classes=items.model_classes, restricted=items.restricted),

@@ -12,7 +12,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.analysis.stats import INTERVAL_NAME, cluster_ids, ece as binned_ece, speaker_interval_bounds
+from workbench.analysis.stats import ece as binned_ece
 from workbench.analysis.groups import BLANK_EMOTION_FIX, blank_emotion_words
 from workbench.model.temperature import TEMPERATURE_RANGE, softmax
 
@@ -458,34 +458,6 @@ def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str
     return out
 
 
-def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, level: float = 0.95,
-                         bounds: tuple[float, float] = T_BOUNDS, clusters: Sequence | None = None) -> tuple[tuple[float, float], dict]:
-    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples, or with
-    ``clusters`` (each item's speaker, :func:`~workbench.analysis.stats.speaker_resampling`) on ``n_boot`` resamples of
-    the speakers, every item of a drawn speaker together (a speaker's clips share how over- or under-confident the
-    model is on the voice).
-
-    Returns the interval and ``{"resamples", "at_edge", "method"}``; resamples
-    whose fit ends at a bound count in ``at_edge`` (their T is a bound, not an optimum).
-    """
-    n = len(y)
-    if n == 0 or n_boot < 1:
-        return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
-    rng = np.random.default_rng(seed)
-    if clusters is None:
-        draws = (rng.integers(0, n, n) for _ in range(n_boot))
-    else:
-        ids = cluster_ids(clusters)
-        members = np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
-        draws = (np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) for _ in range(n_boot))
-    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in draws])
-    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
-    # the speaker intervals' one rule (t-corrected over the speakers; items: the plain percentile interval)
-    lo, hi = speaker_interval_bounds(fits, level, None if clusters is None else len(members))
-    method = "item bootstrap, percentile" if clusters is None else f"speaker (cluster) bootstrap, {INTERVAL_NAME}"
-    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": method}
-
-
 def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float,
                       fold_sizes: Sequence[tuple[int, int]] | None = None) -> dict:
     """Coverage (with its exact binomial interval and check against 1 − alpha), mean set size and empty sets of each
@@ -505,6 +477,7 @@ def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: floa
                 per_class[c] = {"n": chk["n"], "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
                                 "direction": chk["direction"], "mean_size": float(size[y == j].mean()),
                                 "uninformative": bool(size[y == j].mean() >= UNINFORMATIVE_SIZE_SHARE * k)}
+        class_family(per_class, {c: int(hit[y == j].sum()) for j, c in enumerate(classes) if c in per_class}, 1 - alpha)
         chk = coverage_check(int(hit.sum()), n, 1 - alpha, fold_sizes=fold_sizes)
         mean_size = float(size.mean())
         out[s] = {"n": int(n), "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
@@ -513,6 +486,18 @@ def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: floa
                   "empty_sets": int((size == 0).sum()), "per_class": per_class,
                   **({"guarantee": chk["guarantee"]} if "guarantee" in chk else {})}
     return out
+
+
+def class_family(per_class: dict[str, dict], covered: dict[str, int], target: float) -> None:
+    """Each checked class's exact two-sided binomial p of its coverage against ``target`` (``scipy.stats.binomtest``)
+    and its Benjamini–Hochberg ``q`` over the classes checked (``scipy.stats.false_discovery_control``), added in place:
+    K classes each checked at 95 % fail now and then with every class at its target (9: 37 % of calibrations)."""
+    from scipy.stats import binomtest, false_discovery_control
+
+    checked = [c for c, v in per_class.items() if v["check"] != COVERAGE_TOO_FEW]
+    ps = [float(binomtest(covered[c], per_class[c]["n"], target).pvalue) for c in checked]
+    for c, p, q in zip(checked, ps, false_discovery_control(ps, method="bh") if ps else []):
+        per_class[c].update(p=p, q=float(q))
 
 
 def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
@@ -525,8 +510,10 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
         failed = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_FAIL]
         too_few = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_TOO_FEW]
         useless = [c for c, v in d["per_class"].items() if v.get("uninformative")]
+        # the failed classes read as a family: those whose BH q over the classes checked is under 1 - level too
+        family = [c for c in failed if d["per_class"][c].get("q", 1.0) < 1 - d["level"]]  # (a summary without q: none)
         checks[s] = {"verdict": d["check"], "target": d["target"], "coverage": d["coverage"], "ci": list(d["coverage_ci"]),
-                     "n": d["n"], "failed_classes": failed, "too_few_classes": too_few, "classes_checked": len(d["per_class"]) - len(too_few),
+                     "n": d["n"], "failed_classes": failed, "failed_classes_after_bh": family, "too_few_classes": too_few, "classes_checked": len(d["per_class"]) - len(too_few),
                      "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"],
                      "uninformative_classes": useless, **({"guarantee": d["guarantee"]} if "guarantee" in d else {})}
         parts = []
@@ -542,7 +529,10 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
                          + " (conformal sets promise the coverage over all items, not per class; "
                          # one check per class at the level: K of them fail now and then with every class at its target
                          f"{len(d['per_class']) - len(too_few)} classes checked, each at {level}: about "
-                         f"{(1 - d['level']) * (len(d['per_class']) - len(too_few)):.2g} would fail by chance alone)")
+                         f"{(1 - d['level']) * (len(d['per_class']) - len(too_few)):.2g} would fail by chance alone"
+                         + ("" if not any("q" in per[c] for c in failed) else "; after Benjamini-Hochberg over them "
+                            + (", ".join(f"{c} q = {per[c]['q']:.2g}" for c in family) + " still fail" if family else "none fails"))
+                         + ")")
         if d["uninformative"]:
             parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "
                          f"(≥ {100 * UNINFORMATIVE_SIZE_SHARE:g} %): the sets are uninformative")

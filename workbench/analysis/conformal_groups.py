@@ -144,9 +144,10 @@ def add_group_coverage(conformal: dict, sets: dict, y: np.ndarray, groups: np.nd
 
 
 def _verdict_words(d: dict) -> str:
-    """A coverage check's verdict as it is printed: FAILED with its side, too few items, or nothing when it passed."""
+    """A coverage check's verdict as it is printed: FAILED with its side (and a class's Benjamini–Hochberg ``q`` over the
+    classes checked, :func:`~workbench.analysis.calibration_measures.class_family`), too few items, or nothing when it passed."""
     if d.get("check") == COVERAGE_FAIL:
-        return f" FAILED ({d['direction']} target)"
+        return f" FAILED ({d['direction']} target)" + (f", BH q {d['q']:.2g} over the classes" if "q" in d else "")
     return " too few items to check" if d.get("check") == COVERAGE_TOO_FEW else ""
 
 

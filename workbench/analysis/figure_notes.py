@@ -166,7 +166,7 @@ def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted", "class_f1") else [])
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted", "class_f1", "class_shares") else [])
     if short:
         # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
         text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))
@@ -219,6 +219,14 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
     return "; ".join(words + [few_items_note(n)] * bool(few_items_note(n)))
 
 
+def class_share_note(per_class: dict[str, dict]) -> str:
+    """Words for per-class precision and recall intervals over speakers resting on under 90 % of their resamples
+    (``precision_resamples``, ``recall_resamples``: precision is undefined where a resample of the speakers never
+    predicts the class, recall where it holds none of it), or ``""``; the exact intervals over items drop nothing."""
+    return "; ".join(f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
+                     if (w := thin_note(v.get(f"{what}_resamples"))))
+
+
 def class_heads(unit: dict | None) -> tuple[str, str, str]:
     """The per-class table's column heads, each with what its interval is over where ``unit`` (the headline's
     ``ci_unit``) is known: "precision [95% CI] hits/predicted" with the unit a line below read as items."""
@@ -245,7 +253,8 @@ def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS, unit: dict | Non
         prec = share_text(v["precision"], v["precision_ci"], v["hits"], v["predicted"])
         rec = share_text(v["recall"], v["recall_ci"], v["hits"], v["support"])
         lines.append(f"  {c:<{w}} {prec:<{wp}} {rec:<{wr}} {f1_text(v)}")
-    return lines + ([f"  !! per-class F1: {note}"] if (note := class_f1_note(per_class, n)) else [])
+    return (lines + ([f"  !! per-class F1: {note}"] if (note := class_f1_note(per_class, n)) else [])
+            + ([f"  !! per-class precision and recall: {note}"] if (note := class_share_note(per_class)) else []))
 
 
 #: the headline figures and how a flag names them

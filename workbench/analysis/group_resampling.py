@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_interval_bounds, speaker_resampling
+from workbench.analysis.stats import Bounds, _blocks, cluster_draws, cluster_ids, resamples_kept, speaker_interval_bounds, speaker_resampling, thin_note
 
 
 def _confusions(true_codes: np.ndarray, pred_codes: np.ndarray, n_classes: int, *, n_boot: int,
@@ -71,15 +71,40 @@ def _scores(conf: np.ndarray) -> dict[str, np.ndarray]:
     return {"wa": diag.sum(axis=1) / support.sum(axis=1), "uar": uar, "macro_f1": macro_f1, "recall": recall}
 
 
-def _interval(values: np.ndarray, level: float, clusters: int | None = None) -> tuple[float, float]:
+def _interval(values: np.ndarray, level: float, clusters: int | None = None) -> Bounds:
     """The resamples' interval (:func:`~workbench.analysis.stats.speaker_interval_bounds`: t-corrected over ``clusters``
-    resampled speakers, the plain percentile over items)."""
+    resampled speakers, the plain percentile over items), NaN resamples left out and counted (``kept`` of ``drawn``)."""
+    values = np.asarray(values, dtype=float)
     kept = values[~np.isnan(values)]
     if not len(kept):
-        return float("nan"), float("nan")
+        return Bounds((float("nan"), float("nan")), 0, len(values))
     if kept[0] == kept.min() == kept.max():  # every resample alike: the percentiles are that value, exactly
-        return float(kept[0]), float(kept[0])
-    return speaker_interval_bounds(kept, level, clusters)
+        return Bounds((float(kept[0]), float(kept[0])), len(kept), len(values))
+    return Bounds(tuple(speaker_interval_bounds(kept, level, clusters)), len(kept), len(values))
+
+
+def resample_counts(intervals: dict, recall: np.ndarray, class_counts: dict[str, int]) -> dict[str, dict]:
+    """The resamples a group's figures rest on: each interval's (``intervals``: figure → :class:`Bounds`) and each of
+    its classes' recall (``recall``: the resamples' (R, K) recalls; NaN where a resample of its speakers has no clip of
+    the class), ``{"wa": {"kept": 1000, "drawn": 1000}, …, "recall_sad": {"kept": 640, "drawn": 1000}}``."""
+    out = {m: c for m, b in intervals.items() if (c := resamples_kept(b))}
+    for i, (c, m) in enumerate(class_counts.items()):
+        if m:  # a class the group has; one it lacks is its missing_classes note
+            out[f"recall_{c}"] = {"kept": int(np.isfinite(recall[:, i]).sum()), "drawn": int(len(recall))}
+    return out
+
+
+def thin_group_words(counts: dict[str, dict], names: dict[str, str]) -> list[str]:
+    """A group's figures resting on under 90 % of its resamples, in words (its note): an interval's own
+    (:func:`~workbench.analysis.interval_rule.thin_note`), and a class's recall undefined in many of its speaker
+    resamples: there its UAR averages the other classes and its recall gap leaves it out."""
+    words = [f"{names.get(m, m.upper())} {w}" for m, c in counts.items() if not m.startswith("recall_") and (w := thin_note(c))]
+    for key, c in counts.items():
+        if key.startswith("recall_") and thin_note(c):
+            cls, gone = key.removeprefix("recall_"), c["drawn"] - c["kept"]
+            words.append(f"recall of {cls} undefined in {gone} of {c['drawn']} resamples (no {cls} clip among the speakers drawn): "
+                         f"there its UAR averages the other classes, so its UAR interval mixes class sets; read it as rough")
+    return words
 
 
 def group_members(groups: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
@@ -127,13 +152,17 @@ class Extremes:
         self.hi: np.ndarray | None = None
         self.lo: np.ndarray | None = None
         self.groups = 0
+        self.present: np.ndarray | None = None  # per resample: the groups that had a value
 
     def add(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
         self.hi = values.copy() if self.hi is None else np.fmax(self.hi, values)
         self.lo = values.copy() if self.lo is None else np.fmin(self.lo, values)
+        self.present = (0 if self.present is None else self.present) + ~np.isnan(values)
         self.groups += 1
 
     def gaps(self) -> np.ndarray:
-        """Largest minus smallest of each resample (NaN where no group had a value)."""
-        return self.hi - self.lo
+        """Largest minus smallest of each resample over every group added; NaN where one of them had no value there (a
+        recall whose class none of the speakers drawn has): the gap over fewer groups is another figure, left out and
+        counted by the interval (:func:`_interval`), as every undefined resample is."""
+        return np.where(self.present == self.groups, self.hi - self.lo, np.nan)

@@ -42,9 +42,11 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.schema import MANIFEST_COLUMNS, score_labels, text_values
 
-from workbench.analysis.group_resampling import Extremes, _confusions, _interval, _scores, group_members, group_replicates  # noqa: F401
+from workbench.analysis.group_resampling import (Extremes, _confusions, _interval, _scores, group_members, group_replicates,  # noqa: F401
+                                                resample_counts, thin_group_words)
+from workbench.analysis.interval_rule import resamples_kept, thin_note
 from workbench.analysis.figure_notes import (  # noqa: F401  (public here too, where callers import them)
-    MIN_ITEMS, MIN_PER_CLASS, BLANK_EMOTION_FIX, blank_emotion_words, zero_width_note, flat_interval_words, ece_note, missing_class_note, chance_uar, chance_words, not_scored_words, few_items_note, chance_flag, majority_baseline, majority_words, majority_flag, flagged_title, small_class_note, never_predicted_note, share_text, f1_text, class_f1_note, class_lines, FIGURE_NAMES, SHOWN_FIGURES,
+    MIN_ITEMS, MIN_PER_CLASS, BLANK_EMOTION_FIX, blank_emotion_words, zero_width_note, flat_interval_words, ece_note, missing_class_note, chance_uar, chance_words, not_scored_words, few_items_note, chance_flag, majority_baseline, majority_words, majority_flag, flagged_title, small_class_note, never_predicted_note, share_text, f1_text, class_f1_note, class_share_note, class_lines, FIGURE_NAMES, SHOWN_FIGURES,
     figure_flags, group_baseline_flags, group_baselines, baseline_check_line)
 
 
@@ -125,10 +127,11 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         notes = [f"too small: {reason}"] if reason else []
         if missing:
             notes.append(missing_class_note(counts))
-        row = {"group": name, "n": len(sel)}
-        for m in ("wa", "uar", "macro_f1"):
-            row[m] = float(observed[m][0])
-            row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level, unit["clusters"] if unit["unit"] != "item" else None)
+        row = {"group": name, "n": len(sel), **{m: float(observed[m][0]) for m in ("wa", "uar", "macro_f1")}}
+        bounds = {m: _interval(boot[m], level, unit["clusters"] if unit["unit"] != "item" else None) for m in ("wa", "uar", "macro_f1")}
+        row.update({f"{m}{end}": b[j] for m, b in bounds.items() for j, end in enumerate(("_lo", "_hi"))})
+        row["ci_resamples"] = resample_counts(bounds, boot["recall"], counts)  # a recall undefined where its speakers are not drawn
+        thin = [] if reason else thin_group_words({k: v for k, v in row["ci_resamples"].items() if k != "macro_f1"}, FIGURE_NAMES)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
         # the note names figures a reader sees beside it: not macro-F1, and none of a too-small group's (shown as —)
         shown = [] if reason else [m for m in flat if m in SHOWN_FIGURES]
@@ -136,7 +139,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in shown], row["n"]))
         baseline = {} if reason else group_baseline_flags(row, counts)  # a too-small group shows no number to flag
         base = {} if reason else group_baselines(counts)  # its baselines, passing too (shown beside its figures)
-        notes += list(baseline.values()) + ([unit["note"]] if unit["note"] and not reason else [])
+        notes += list(baseline.values()) + ([unit["note"]] if unit["note"] and not reason else []) + thin
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
                     "zero_width_interval": ", ".join(flat), "wa_majority": baseline.get("wa", ""), "uar_chance": baseline.get("uar", ""),
                     "wa_baseline": base.get("wa", ""), "uar_baseline": base.get("uar", ""), "ci_unit": unit["short"]})
@@ -146,7 +149,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         rows.append(row)
     columns = (["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")]
                + ["too_small", "note", "missing_classes", "zero_width_interval", "wa_majority", "uar_chance", "wa_baseline", "uar_baseline",
-                  "ci_unit"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
+                  "ci_unit", "ci_resamples"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
     table = pd.DataFrame(rows, columns=columns)
     return GroupAnalysis(by=by, classes=classes, table=table,
                          disparities=_disparities(table, extremes, classes, level=level, min_per_class=min_per_class))
@@ -163,14 +166,17 @@ def _gap(values: dict[str, float], extremes: Extremes, level: float, n_items: in
         return {"gap": float("nan"), "lo": float("nan"), "hi": float("nan"), "groups": names,
                 "note": f"{len(names)} eligible group(s); a gap needs two"}
     point = np.array([values[n] for n in names])
-    lo, hi = _interval(extremes.gaps(), level)
+    lo, hi = bounds = _interval(extremes.gaps(), level)
     top = [n for n, v in zip(names, point) if v == point.max()]
     bottom = [n for n, v in zip(names, point) if v == point.min()]
     out = {"gap": float(point.max() - point.min()), "lo": lo, "hi": hi, "highest": top[0], "lowest": bottom[0],
-           "highest_groups": top, "lowest_groups": bottom, "tie": len(top) > 1 or len(bottom) > 1, "groups": names}
+           "highest_groups": top, "lowest_groups": bottom, "tie": len(top) > 1 or len(bottom) > 1, "groups": names,
+           "resamples": resamples_kept(bounds)}  # those where every group has the figure (a recall: its class drawn in each)
     flat = zero_width_note(lo, hi, n_items)
     if flat:
         out["note"] = flat.replace(" item(s):", f" item(s) in {len(names)} groups:", 1)
+    if thin := thin_note(bounds):
+        out["note"] = "; ".join(filter(None, (out.get("note"), f"{thin.replace('undefined in the others', f'undefined in one of the {len(names)} groups in the others')}")))
     return out
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
-                                      class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
+                                      class_f1_note, class_share_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.analysis.interval_rule import resamples_kept, thin_note
 from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, class_unit_words, with_speaker_class_intervals, breakdown_table, group_analysis  # noqa: F401  (public here too)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
@@ -140,7 +140,7 @@ class Report:
         ``training_overlap``, the run's training-data warnings (a reader of ``flags`` saw nothing of a head scored on its own speakers)."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
         notes = {**self.interval_flags(), "wa_majority": self.majority_flag(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
-                 "never_predicted": never_predicted_note(self.per_class), "class_f1": class_f1_note(self.per_class, self.n_scored), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
+                 "never_predicted": never_predicted_note(self.per_class), "class_f1": class_f1_note(self.per_class, self.n_scored), "class_shares": class_share_note(self.per_class), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
         overlap = {"training_overlap": "; ".join(self.training_overlap)} if self.training_overlap else {}  # kept under training_overlap too
         return overlap | {k: v for k, v in notes.items() if v and not self.not_scored}
 

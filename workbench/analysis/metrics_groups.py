@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import analyse_groups, ece_note
-from workbench.analysis.stats import _blocks, _percentile_bounds, cluster_draws, cluster_ids, ece, ece_interval
+from workbench.analysis.stats import _blocks, _percentile_bounds, cluster_draws, cluster_ids, ece, ece_interval, resamples_kept
 from workbench.errors import ConfigError, capped_join
 from workbench.runs.folder import select_rows
 from workbench.schema import score_columns, score_labels, text_values
@@ -51,6 +51,8 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
         groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
                                     "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
                                     "too_small": bool(r["too_small"]), "note": str(r["note"]), "ci_unit": str(r["ci_unit"]),
+                                    # the resamples its intervals and each class's recall rest on (under 90 %: in its note)
+                                    "ci_resamples": r["ci_resamples"],
                                     # its baselines, passing too, as the headline's; its failing checks on their own
                                     # keys (also in its note)
                                     "wa_baseline": str(r["wa_baseline"]), "uar_baseline": str(r["uar_baseline"]),
@@ -174,7 +176,8 @@ def with_speaker_class_intervals(table: dict[str, dict], y_true, y_pred, classes
     spk = speaker_class_intervals(y_true, y_pred, classes, clusters, n=n, seed=seed) if clusters is not None and len(y_true) else {}
     for c, v in table.items():
         if c in spk:
-            v.update(precision_ci_items=v["precision_ci"], recall_ci_items=v["recall_ci"], **spk[c])
+            v.update(precision_ci_items=v["precision_ci"], recall_ci_items=v["recall_ci"], **spk[c],  # with the resamples each kept
+                     precision_resamples=resamples_kept(spk[c]["precision_ci"]), recall_resamples=resamples_kept(spk[c]["recall_ci"]))
         v["ci_unit"] = unit["short"]
     return table
 

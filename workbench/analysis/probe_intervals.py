@@ -74,8 +74,10 @@ def speaker_fold_bootstrap(truth: Sequence[np.ndarray], preds: Sequence[np.ndarr
 
 def interval(draws: np.ndarray, level: float = 0.95, clusters: int | None = None) -> tuple[float, float]:
     """Interval of the finite ``draws`` (NaNs with none): t-corrected over ``clusters`` resampled speakers, the plain
-    percentile over items (:func:`~workbench.analysis.stats.speaker_interval_bounds`)."""
-    return speaker_interval_bounds(np.asarray(draws, dtype=float)[np.isfinite(draws)], level, clusters)
+    percentile over items (:func:`~workbench.analysis.stats.speaker_interval_bounds`); a :class:`Bounds` that counts the
+    finite draws of all (they were dropped before it was called, so it counted every draw as kept)."""
+    draws = np.asarray(draws, dtype=float)
+    return speaker_interval_bounds(np.where(np.isfinite(draws), draws, np.nan), level, clusters)
 
 
 def fold_intervals(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]],

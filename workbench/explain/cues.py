@@ -29,6 +29,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.paths import shell_command
 from workbench.analysis.fusion import grouped_folds
 from workbench.analysis.groups import small_group_reason
+from workbench.analysis.interval_rule import THIN_SHARE
 from workbench.analysis.stats import _blocks, cluster_draws, cluster_ids, speaker_interval_bounds, speaker_resampling
 from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
 
@@ -275,7 +276,7 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     cues × nine classes are over a hundred intervals, a handful of which exclude 0 by chance.  ``differs``: the
     interval excludes 0 and ``q`` < :data:`FDR` (a large |delta| of a sample that does not differ is no cue).
 
-    Returns a tidy DataFrame: ``cue, label, n_class, n_rest, delta, low, high, p, q, differs, median_class,
+    Returns a tidy DataFrame: ``cue, label, n_class, n_rest, delta, low, high, resampled, kept, drawn, thin, p, test, q, differs, median_class,
     median_rest, too_small`` (``""`` when the comparison is large enough), the comparisons that
     pass first, each part sorted by ``|delta|``.
 
@@ -284,7 +285,8 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     bounds the t-corrected percentile over those speakers (:func:`_clustered_deltas`), and ``p`` the two-sided normal p of its standard error: clips of one speaker share the
     voice, and Mann–Whitney's p and the per-side bootstrap took them as independent, so a class predicted mostly for
     a few speakers "differed" in any cue those speakers happen to have.  ``resampled`` says which ("12 speakers" or
-    "items"); ``test`` which p.
+    "items"); ``test`` which p.  ``kept`` of ``drawn`` resamples had a delta (a speaker resample may hold no clip of the
+    class, or none of its rest: left out); ``thin`` marks one under 90 % (``!! 120 of 999 resamples``).
     """
     import pandas as pd
     from scipy.stats import bootstrap
@@ -293,8 +295,8 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
         raise ConfigError(f"no column {label_column!r} in the feature table.", fix=f"use one of: {', '.join(map(str, features.columns))}.")
     from scipy.stats import false_discovery_control, mannwhitneyu
 
-    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "resampled", "p", "test", "q", "differs", "median_class",
-               "median_rest", "too_small"]
+    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "resampled", "kept", "drawn", "thin", "p", "test", "q", "differs",
+               "median_class", "median_rest", "too_small"]
     rows = []
     clusters, unit = speaker_resampling(features, speaker_column)
     for cue in _cue_columns(features, cues):
@@ -308,7 +310,7 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
             if not len(b):  # one class only: "rest 0 items (< 20)" read as a small group, not as nothing to compare with
                 too_small = f"every item with a value is {lab!r}: no other class to compare it with"
             row = {"cue": cue, "label": lab, "n_class": len(a), "n_rest": len(b), "delta": np.nan, "low": np.nan, "high": np.nan,
-                   "resampled": "", "p": np.nan, "test": "", "q": np.nan, "differs": False,
+                   "resampled": "", "kept": 0, "drawn": 0, "thin": "", "p": np.nan, "test": "", "q": np.nan, "differs": False,
                    "median_class": float(np.median(a)) if len(a) else np.nan, "median_rest": float(np.median(b)) if len(b) else np.nan,
                    "too_small": too_small}
             if len(a) >= 2 and len(b) >= 2 and clusters is not None:
@@ -320,6 +322,7 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
                 ci = bootstrap((a, b), cliffs_delta, n_resamples=n_boot, confidence_level=confidence, method="percentile",
                                vectorized=True, random_state=np.random.default_rng(seed)).confidence_interval
                 row["low"], row["high"], row["resampled"] = float(ci.low), float(ci.high), "items (each side)"
+                row["kept"] = row["drawn"] = int(n_boot)  # each side resampled within itself: delta defined in every resample
                 row["p"], row["test"] = float(mannwhitneyu(a, b, method="asymptotic").pvalue), "Mann-Whitney U"
             rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
@@ -362,14 +365,28 @@ def _clustered_deltas(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarr
     for _, size in _blocks(n_boot, 2 * (len(a) + len(b)) + int(codes.max()) + 1):
         draws = cluster_draws(rng, int(codes.max()) + 1, size)
         boots = np.concatenate([boots, delta(draws[:, ca], draws[:, cb])])
-    boots = boots[np.isfinite(boots)]  # a resample without the class, or without its rest
+    drawn, boots = len(boots), boots[np.isfinite(boots)]  # left out: a resample without the class, or without its rest
     # the one rule of speaker intervals (interval_rule): the t-corrected percentile over this comparison's speakers, as
     # the unit words say; the plain percentile here was too narrow on few speakers
     low, high = speaker_interval_bounds(boots, confidence, int(codes.max()) + 1)
     se = float(np.std(boots, ddof=1)) if len(boots) > 1 else float("nan")
     p = float(2 * norm.sf(abs(point) / se)) if se > 0 else (1.0 if point == 0 else 0.0) if se == 0 else float("nan")
-    return {"delta": point, "low": float(low), "high": float(high), "p": p,
-            "test": "normal p from the speaker bootstrap's standard error"}
+    return {"delta": point, "low": float(low), "high": float(high), "p": p, "kept": len(boots), "drawn": drawn,
+            "thin": thin_mark(len(boots), drawn), "test": "normal p from the speaker bootstrap's standard error"}
+
+
+def thin_mark(kept: int, drawn: int) -> str:
+    """``!! 120 of 999 resamples`` for an interval (and its p) resting on under 90 % of its resamples, else ``""``."""
+    return f"!! {kept} of {drawn} resamples" if drawn and kept < THIN_SHARE * drawn else ""
+
+
+def r2_thin_words(cue: str, kept: int, drawn: int) -> str:
+    """A probed cue's R² interval from under 90 % of its resamples, in words (its note), or ``""``."""
+    if not thin_mark(kept, drawn):
+        return ""
+    return (f"{cue}: interval from {kept} of {drawn} resamples ({kept / drawn:.0%}): R² is undefined in the others (the cue "
+            "does not vary over the speakers drawn there), which are left out, so the interval and p describe only the "
+            "resamples where R² exists; read them as rough")
 
 
 def differing(differences):
@@ -404,11 +421,12 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
     Returns
     -------
     DataFrame
-        ``cue, n, folds, r2, low, high, resampled, p, q, carried, correction, note``: the items and the folds used (0: not probed,
+        ``cue, n, folds, r2, low, high, resampled, kept, drawn, p, q, carried, correction, note``: the items and the folds used (0: not probed,
         under 6 items or 2 groups, or one value on every item, which ``note`` says), out-of-fold R² (1 − SSE/SST over all
         held-out predictions) and a percentile bootstrap interval over speakers (the cluster bootstrap: all clips of a drawn
         speaker together, as the folds keep them; ``resampled`` says "12 speakers", or "items" under 5 speakers, which
-        ``note`` then says holds for those speakers only: :func:`~workbench.analysis.stats.speaker_resampling`).  R² near 0 (or below) says the embedding
+        ``note`` then says holds for those speakers only: :func:`~workbench.analysis.stats.speaker_resampling`); ``kept`` of
+        ``drawn`` resamples had an R² (a resample whose speakers share one value of the cue has none), under 90 % said in ``note``.  R² near 0 (or below) says the embedding
         does not carry the cue linearly.  ``p``: the one-sided p of R² ≤ 0 (its bootstrap standard error); ``q``: its Benjamini–Hochberg
         value over the family of probed cues (:func:`probe_correction`).  ``carried`` is True where the interval lies
         above 0 *and* ``q`` < (1 − confidence) / 2: one cue alone is the interval's rule, and 88 eGeMAPS cues tested
@@ -445,10 +463,11 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
             model = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
             pred[test] = model.fit(xs[train], ys[train]).predict(xs[test])
         r2 = _r2(ys, pred)
-        low, high, boots, unit = r2_interval(ys, pred, gs, n_boot=n_boot, confidence=confidence, rng=rng)
+        low, high, boots, unit = r2_interval(ys, pred, gs, n_boot=n_boot, confidence=confidence, rng=rng)  # boots: the finite ones
         rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": low, "high": high, "resampled": unit["short"],
-                     "p": float(_one_sided_p(r2, boots)), "note": unit["note"]})
-    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high", "resampled", "p", "note"])
+                     "kept": len(boots), "drawn": int(n_boot), "p": float(_one_sided_p(r2, boots)),
+                     "note": "; ".join(filter(None, (unit["note"], r2_thin_words(cue, len(boots), int(n_boot)))))})
+    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high", "resampled", "kept", "drawn", "p", "note"])
     return probe_correction(out, confidence=confidence)
 
 

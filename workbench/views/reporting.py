@@ -28,7 +28,7 @@ from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F40
 from workbench.analysis.compare.variants import family_html, flags_words, mcnemar_family
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_phrase, unit_suffix
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, class_share_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.metrics_groups import largest_groups
@@ -213,9 +213,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                     [(c, share_text(d["precision"], d["precision_ci"], d["hits"], d["predicted"]),
                                       share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), f1_text(d), d["support"])
                                      for c, d in r.per_class.items()]))
-        if class_f1_note(r.per_class, r.n_scored):  # the check metrics prints under its per-class table
-            out[v]["class_f1"] = class_f1_note(r.per_class, r.n_scored)
-            parts.append(f"<p><b>⚠ per-class F1: {esc(out[v]['class_f1'])}</b>.</p>")
+        for key, head, note in (("class_f1", "per-class F1", class_f1_note(r.per_class, r.n_scored)),  # the checks metrics prints
+                                ("class_shares", "per-class precision and recall", class_share_note(r.per_class))):  # under its table
+            parts += [f"<p><b>⚠ {head}: {esc(out[v].setdefault(key, note))}</b>.</p>"] if note else []
         if never_predicted_note(r.per_class):  # precision 0/0 printed as 0.000 before
             out[v]["never_predicted"] = never_predicted_note(r.per_class)
             parts.append(f"<p><b>⚠ {esc(out[v]['never_predicted'])}</b>.</p>")
@@ -481,9 +481,9 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     lo_t, hi_t = rep.search_interval
     parts = ["<h2>Calibration</h2>"] + [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
     parts += [f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
-              f"Fitted temperature {rep.temperature:.3f} [{_fmt(rep.temperature_ci[0])}, {_fmt(rep.temperature_ci[1])}] "
+              f"Fitted temperature {rep.temperature:.3f} [{_fmt(rep.temperature_ci[0])}, {_fmt(rep.temperature_ci[1])}]{esc(rep.flat_mark('T'))} "
               f"(searched in [{lo_t:g}, {hi_t:g}]{', at its ' + esc(rep.temperature_edge) + ' bound' if rep.temperature_edge else ''}; "
-              f"interval from {rep.temperature_bootstrap.get('resamples', 0)} {esc(rep.resamples_words)}; per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
+              f"interval from {esc(rep.temperature_resamples)} {esc(rep.resamples_words)}; per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
               f"{'recommended' if rep.recommended else '<b>not recommended</b>'}. "
               "\"after\" figures come from folds the fit never saw.</p>",
               f"<p>{esc(rep.conformal_protocol)}.</p>", f"<p>NLL: {esc(rep.nll_words)}.</p>"]

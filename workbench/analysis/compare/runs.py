@@ -18,7 +18,7 @@ from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
-from workbench.analysis.stats import kappa_interval, speaker_resampling, top1_interval
+from workbench.analysis.stats import kappa_interval, resamples_kept, speaker_resampling, thin_note, top1_interval
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
@@ -458,9 +458,11 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one;
     # with speakers both resample speakers (a speaker's clips agree or disagree together), said beside them
     clusters, unit = speaker_resampling(a)
-    agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"),
-                     (*top1_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters), *kappa_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters))))
-    agree.update(interval_unit=unit["short"], interval_words=unit["words"] if unit["unit"] == "speaker" else "", interval_note=unit["note"] if len(keys) else "")
+    kappa = kappa_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters)  # counts its resamples: 0/0 where one label throughout
+    agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*top1_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters), *kappa)))
+    thin = f"kappa {thin_note(kappa)}" if thin_note(kappa) else ""  # an interval from 120 of 200 resamples, said with the unit's note
+    agree.update(interval_unit=unit["short"], interval_words=unit["words"] if unit["unit"] == "speaker" else "", **{f"kappa_resamples_{k}": v for k, v in (resamples_kept(kappa) or {}).items()},
+                 interval_note="; ".join(filter(None, (unit["note"] if len(keys) else "", thin))))
     if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
         agree.update({k: None if k == "n_label_flips" else float("nan") for k in DISJOINT_NA}, kappa_note="")
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))

@@ -26,7 +26,7 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import figure_text, save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": "WA", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "class_f1": "per-class F1", "ece": "ECE",
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": "WA", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "class_f1": "per-class F1", "class_shares": "per-class precision and recall", "ece": "ECE",
               "confidence_shift": "confidence shift", "delta_intervals": "Δ intervals", "left_out": "paired items", **_DELTA_NAMES}
 
 
