@@ -50,7 +50,9 @@ def test_the_report_header_says_its_paths_are_the_authors_and_where_a_copy_finds
     assert f"workbench run {run}/experiment.yaml --out NEW_FOLDER" in page
     assert ("<b>in a copy</b>: the paths above are the ones of the machine that made this page; the run folder is "
             "<code>../../..</code> from this page's folder, so a copy of the run folder, this page in it, re-runs with "
-            "<code>workbench run ../../../experiment.yaml --out NEW_FOLDER</code> typed in this page's folder") in page
+            "<code>workbench run ../../../experiment.yaml --out NEW_FOLDER</code> and makes this page again with "
+            "<code>workbench report experiment_report -p run_dir=../../.. --out NEW_REPORTS</code>, each typed in this "
+            "page's folder") in page
 
     shown.clear()
     (tmp_path / "reports" / "x").mkdir(parents=True)
@@ -58,6 +60,13 @@ def test_the_report_header_says_its_paths_are_the_authors_and_where_a_copy_finds
     reporting.header("../../runs/pub", "Experiment report")
     page = "".join(getattr(o, "data", "") or "" for o in shown)
     assert "so a copy of the project, this page and the run in it, re-runs with <code>workbench run ../../runs/pub/" in page
+    # the page's own command for the copy too, its other parameters kept: before, only the run's was given, and a reader
+    # who pasted the page's `run_dir=/tmp/…` met a folder not there
+    shown.clear()
+    reporting.header("../../runs/pub", "Variant comparison", template="variant_comparison", baseline="raw")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert ("makes this page again with <code>workbench report variant_comparison -p run_dir=../../runs/pub -p baseline=raw "
+            "--out NEW_REPORTS</code>, each typed in this page's folder") in page
 
     shown.clear()
     reporting.header(run, "Experiment report")  # the page and the run in no one project: the reader is told what to replace

@@ -41,14 +41,16 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
                      f"{esc(shown)} (all {len(PACKAGES)} in summary.json's <code>environment</code>)")
     else:
         items.append(f"<b>run made with</b>: workbench {esc(made_by or '?')}; package versions not recorded (a run of an older version)")
-    return items + ([copy_item(rf, given)] if given is not None else [])
+    return items + ([copy_item(rf, given, template, extra)] if given is not None else [])
 
 
-def copy_item(rf: Any, given: str | os.PathLike) -> str:
+def copy_item(rf: Any, given: str | os.PathLike, template: str = "experiment_report", extra: list[str] | None = None) -> str:
     """An ``<li>`` item (HTML): the paths on the page are the ones of the machine that made it, and where a copy of the
     run folder and the page finds the run.  ``given`` relative is the executed notebook's ``run_dir``, kept relative to
     its own folder (the page's) where both lie in one project; absolute, they do not, and the reader is told what to
-    replace.  (A page that named /tmp/proj/runs/x said nothing of it: copied, its commands named a folder not there.)"""
+    replace.  (A page that named /tmp/proj/runs/x said nothing of it: copied, its commands named a folder not there.)
+    ``template`` and ``extra`` (``-p NAME=VALUE`` words besides ``run_dir``) make the page's own command for the copy:
+    the line gave the run's only, and a reader who pasted the page's `run_dir=/tmp/…` met a folder not there."""
     run = published_path(rf.path)
     word = str(given)
     if isinstance(given, (str, os.PathLike)) and not Path(word).is_absolute() and not word.startswith("~"):
@@ -56,8 +58,11 @@ def copy_item(rf: Any, given: str | os.PathLike) -> str:
         again = f"workbench run {shell_command(f'{rel}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
         inside = all(part == ".." for part in Path(rel).parts)  # the page lies in the run folder (RUN/reports/…)
         copy = "a copy of the run folder, this page in it," if inside else "a copy of the project, this page and the run in it,"
+        page = f"workbench report {shell_command(template)} -p {shell_command('run_dir=' + rel)} {shell_command(*(extra or []))}".rstrip()
+        page += " --out NEW_REPORTS"  # not the default reports/: that would land inside the published page's own folder
         return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page; the run folder is "
-                f"{code(rel)} from this page's folder, so {copy} re-runs with {code(again)} typed in this page's folder")
+                f"{code(rel)} from this page's folder, so {copy} re-runs with {code(again)} and makes this page again with "
+                f"{code(page)}, each typed in this page's folder")
     return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page (the run folder and this "
             f"page lie in no one project): elsewhere, write where your copy of the run folder lies instead of {code(run)}")
 
