@@ -59,7 +59,7 @@ def copy_item(rf: Any, given: str | os.PathLike, template: str = "experiment_rep
         inside = all(part == ".." for part in Path(rel).parts)  # the page lies in the run folder (RUN/reports/…)
         copy = "a copy of the run folder, this page in it," if inside else "a copy of the project, this page and the run in it,"
         page = f"workbench report {shell_command(template)} -p {shell_command('run_dir=' + rel)} {shell_command(*(extra or []))}".rstrip()
-        page += " --out NEW_REPORTS"  # not the default reports/: that would land inside the published page's own folder
+        page += " --out NEW_REPORTS"  # a folder the reader names, as NEW_FOLDER: the default reports/ is a name they did not choose
         return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page; the run folder is "
                 f"{code(rel)} from this page's folder, so {copy} re-runs with {code(again)} and makes this page again with "
                 f"{code(page)}, each typed in this page's folder")
