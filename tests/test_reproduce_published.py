@@ -121,3 +121,36 @@ def test_a_rerun_typed_in_the_reports_folder_names_the_run_not_dotdot(tmp_path, 
     assert "reproduces pub: 4 rows" in out and "reproduces ..:" not in out  # before: "reproduces ..: 4 rows"
     rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
     assert rep["reference"] == "pub" and rep["reference_dir"] == str(run)
+
+
+def test_the_same_audio_at_other_absolute_paths_reproduces_and_an_edited_extra_column_is_named(tmp_path, capsys):
+    """The demo set's manifest names its clips by the installation's absolute path: re-run where the same audio lies
+    elsewhere (another installation, the audio moved and its manifest's paths rewritten), every row and sha256 the
+    run's, the line was "does NOT reproduce …: the manifest differs from the one recorded", the same figures called
+    another result.  An edit of another column (a breakdown by it) is still a difference, named by item."""
+    import shutil
+
+    src, moved = tmp_path / "alice" / "clips", tmp_path / "bob" / "clips"
+    for i, name in enumerate(IDS):
+        wav(src / f"{name}.wav", dur=0.8, seed=i)
+    rows = lambda folder, age="30": "".join(f"{n},{folder / n}.wav,angry,{age if n == 'a1' else '40'}\n" for n in IDS)  # noqa: E731
+    (tmp_path / "alice" / "manifest.csv").write_text("id,path,label,age\n" + rows(src))
+    (tmp_path / "alice" / "e.yaml").write_text("manifest: manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n")
+    run = tmp_path / "alice" / "runs" / "pub"
+    assert main(["run", str(tmp_path / "alice" / "e.yaml"), "--out", str(run), "--no-cache"]) == 0
+    shutil.copytree(src, moved)
+    (tmp_path / "bob" / "manifest.csv").write_text("id,path,label,age\n" + rows(moved))
+    text = (run / "experiment.yaml").read_text()
+    (run / "experiment.yaml").write_text(text.replace("manifest: ../../manifest.csv", "manifest: ../../../bob/manifest.csv"))
+    capsys.readouterr()
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "reproduce" in x)
+    assert line.startswith("reproduces pub: 4 rows, same audio") and "its manifest names the audio at other paths" in line, line
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    assert rep["reproduced"] is True and rep["manifest_changed"] is False and rep["manifest_paths_only"] is True
+
+    (tmp_path / "bob" / "manifest.csv").write_text("id,path,label,age\n" + rows(moved, age="31"))
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again2"), "--no-cache"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "reproduce" in x)
+    assert "does NOT reproduce pub" in line and "the manifest's row of 1 item(s) differs: a1 (meta)" in line, line
+    assert "the manifest differs from the one recorded" in line
