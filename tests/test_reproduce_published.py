@@ -154,3 +154,14 @@ def test_the_same_audio_at_other_absolute_paths_reproduces_and_an_edited_extra_c
     line = next(x for x in capsys.readouterr().out.splitlines() if "reproduce" in x)
     assert "does NOT reproduce pub" in line and "the manifest's row of 1 item(s) differs: a1 (meta)" in line, line
     assert "the manifest differs from the one recorded" in line
+
+
+def test_the_rerun_line_names_another_workbench_commit_by_its_short_hash():
+    """Two checkouts of one version: the line printed both 40-digit commits, its longest part; now 10 each, as the
+    report's header names a commit (reproduction.json keeps them whole)."""
+    from workbench.runs.reproduce import reproduction_line
+
+    d = {"reproduced": True, "reference": "pub", "rows": 4, "max_abs_score_diff": 0.0,
+         "versions": {"workbench commit": ["a" * 40, "b" * 40], "numpy": ["2.0.0", "2.1.0"]}}
+    line = reproduction_line(d)
+    assert "workbench commit aaaaaaaaaa → bbbbbbbbbb; numpy 2.0.0 → 2.1.0" in line and "a" * 11 not in line, line

@@ -283,7 +283,9 @@ def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
 
 def reproduction_line(d: dict) -> str:
     """One line: ``reproduces RUN: …`` or ``!! does NOT reproduce RUN: <every difference>``."""
-    versions = "; ".join(printable(f"{k} {v[0]} → {v[1]}")[:200] for k, v in d.get("versions", {}).items())
+    # a commit by its first 10 hex digits, as the report's header names it (40 each way made the line's longest part)
+    short = lambda k, x: str(x)[:10] if k == "workbench commit" and isinstance(x, str) and _SHA_RE.fullmatch(x) else x  # noqa: E731
+    versions = "; ".join(printable(f"{k} {short(k, v[0])} → {short(k, v[1])}")[:200] for k, v in d.get("versions", {}).items())
     if d["reproduced"]:
         line = (f"reproduces {printable(d['reference'])}: {d['rows']} rows, same audio, chains, weights and labels, "
                 f"max |Δ score| {d['max_abs_score_diff']:.1e}")
