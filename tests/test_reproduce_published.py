@@ -63,10 +63,15 @@ def test_the_report_header_says_its_paths_are_the_authors_and_where_a_copy_finds
     # the page's own command for the copy too, its other parameters kept: before, only the run's was given, and a reader
     # who pasted the page's `run_dir=/tmp/…` met a folder not there
     shown.clear()
-    reporting.header("../../runs/pub", "Variant comparison", template="variant_comparison", baseline="raw")
+    (tmp_path / "clip.wav").write_bytes(b"")  # the page's sweep clip, given to its notebook relative to the page's folder
+    reporting.header("../../runs/pub", "Variant comparison", template="variant_comparison", baseline="raw",
+                     sweep_path="../../clip.wav", model=None)
     page = "".join(getattr(o, "data", "") or "" for o in shown)
     assert ("makes this page again with <code>workbench report variant_comparison -p run_dir=../../runs/pub -p baseline=raw "
-            "--out NEW_REPORTS</code>, each typed in this page's folder") in page
+            "-p sweep_path=../../clip.wav --out NEW_REPORTS</code>, each typed in this page's folder") in page
+    # the command typed anywhere names the clip as it names the run, absolute: before, it left sweep_path out, and the
+    # page it made swept the demo clip instead
+    assert f"-p baseline=raw -p sweep_path={tmp_path / 'clip.wav'}</code> (its bootstrap" in page
 
     shown.clear()
     reporting.header(run, "Experiment report")  # the page and the run in no one project: the reader is told what to replace
@@ -165,3 +170,16 @@ def test_the_rerun_line_names_another_workbench_commit_by_its_short_hash():
          "versions": {"workbench commit": ["a" * 40, "b" * 40], "numpy": ["2.0.0", "2.1.0"]}}
     line = reproduction_line(d)
     assert "workbench commit aaaaaaaaaa → bbbbbbbbbb; numpy 2.0.0 → 2.1.0" in line and "a" * 11 not in line, line
+
+
+def test_the_variant_comparison_template_gives_its_header_every_parameter_that_changes_the_page():
+    """The page's own command is made of what the template hands its header: variant_comparison handed baseline and
+    sweep_kind only, so a page made with `-p sweep_path=clip.wav` (or `-p model=…`, the sweep's model) printed a command
+    that makes another page (the demo clip swept)."""
+    from pathlib import Path
+
+    import workbench
+
+    nb = json.loads((Path(workbench.__file__).parent / "templates" / "variant_comparison.ipynb").read_text())
+    call = next("".join(c["source"]) for c in nb["cells"] if "R.header(" in "".join(c["source"]))
+    assert "sweep_path=sweep_path" in call and "model=model" in call and "baseline=baseline" in call, call

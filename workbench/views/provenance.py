@@ -27,8 +27,11 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
     (``given``: the ``run_dir`` the page was made with)."""
     run = published_path(rf.path)
     again = f"workbench run {_home_word(f'{run}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
+    # a parameter naming a file or folder (the sweep's clip, a checkpoint) is given to the notebook relative to the page's
+    # folder, where it runs: the command typed elsewhere names it absolute (home as ~), the copy's keeps it relative
     extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
-    page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shell_command(*extra)}".rstrip()
+    shown = " ".join(f"-p {_path_param(k, v)}" for k, v in (params or {}).items() if v is not None)
+    page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shown}".rstrip()
     items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)} "
              f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})", typed_item(rf.summary.get("command_line"))]
     env = rf.summary.get("environment") or {}
@@ -82,6 +85,16 @@ def reproduce_warnings(rf: Any) -> list[str]:
         out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>{of}: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
     return out
 
+
+
+def _path_param(key: str, value: Any) -> str:
+    """``key=value`` for a page's own command: a relative value that names an existing file or folder from the page's
+    folder (where the notebook runs) as :func:`published_path` shows it; another value as it is.  (A page made with
+    ``-p sweep_path=clip.wav`` printed a command without it, which makes a page sweeping the demo clip instead.)"""
+    text = str(value)
+    if not Path(text).is_absolute() and not text.startswith("~") and os.path.exists(text):
+        return _home_word(published_path(text), f"{key}=")
+    return shell_command(f"{key}={text}")
 
 
 def _home_word(path: str, prefix: str = "") -> str:
