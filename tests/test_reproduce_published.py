@@ -138,24 +138,25 @@ def test_the_same_audio_at_other_absolute_paths_reproduces_and_an_edited_extra_c
     src, moved = tmp_path / "alice" / "clips", tmp_path / "bob" / "clips"
     for i, name in enumerate(IDS):
         wav(src / f"{name}.wav", dur=0.8, seed=i)
-    rows = lambda folder, age="30": "".join(f"{n},{folder / n}.wav,angry,{age if n == 'a1' else '40'}\n" for n in IDS)  # noqa: E731
+    rows = lambda folder, age="30": "".join(f"{n},{folder / n}.wav,angry,{age if n == 'a1' else '40'}\n" for n in IDS + ["gone"])  # noqa: E731
     (tmp_path / "alice" / "manifest.csv").write_text("id,path,label,age\n" + rows(src))
     (tmp_path / "alice" / "e.yaml").write_text("manifest: manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n")
     run = tmp_path / "alice" / "runs" / "pub"
-    assert main(["run", str(tmp_path / "alice" / "e.yaml"), "--out", str(run), "--no-cache"]) == 0
+    # a clip missing on both machines (--skip-missing): a failed row in both runs, no figure of either
+    assert main(["run", str(tmp_path / "alice" / "e.yaml"), "--out", str(run), "--no-cache", "--skip-missing"]) == 1  # 1: a row failed
     shutil.copytree(src, moved)
     (tmp_path / "bob" / "manifest.csv").write_text("id,path,label,age\n" + rows(moved))
     text = (run / "experiment.yaml").read_text()
     (run / "experiment.yaml").write_text(text.replace("manifest: ../../manifest.csv", "manifest: ../../../bob/manifest.csv"))
     capsys.readouterr()
-    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache", "--skip-missing"]) == 1  # 1: a row failed
     line = next(x for x in capsys.readouterr().out.splitlines() if "reproduce" in x)
-    assert line.startswith("reproduces pub: 4 rows, same audio") and "its manifest names the audio at other paths" in line, line
+    assert line.startswith("reproduces pub: 5 rows, same audio") and "its manifest names the audio at other paths" in line, line
     rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
     assert rep["reproduced"] is True and rep["manifest_changed"] is False and rep["manifest_paths_only"] is True
 
     (tmp_path / "bob" / "manifest.csv").write_text("id,path,label,age\n" + rows(moved, age="31"))
-    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again2"), "--no-cache"]) == 0
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again2"), "--no-cache", "--skip-missing"]) == 1  # 1: a row failed
     line = next(x for x in capsys.readouterr().out.splitlines() if "reproduce" in x)
     assert "does NOT reproduce pub" in line and "the manifest's row of 1 item(s) differs: a1 (meta)" in line, line
     assert "the manifest differs from the one recorded" in line
