@@ -131,7 +131,7 @@ TEMPLATES = {
         ["variants = [wb.Variant('raw'), wb.Variant('telephone', ({'name': 'telephone'},)), wb.Variant('trim_20db', ({'name': 'trim', 'top_db': 20},))]\n"
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model, variants)\n"
          "summary = R.header(run_dir, title, 'Δ metrics with paired intervals, McNemar, flips and a sweep curve.',\n"
-         "                   template='variant_comparison', baseline=baseline, sweep_kind=sweep_kind)",
+         "                   template='variant_comparison', baseline=baseline, sweep_kind=sweep_kind, sweep_path=sweep_path, model=model)",
          "comparison = R.comparison_section(run_dir, baseline)",
          "sweep = R.sweep_section(sweep_path or R.demo_clip('happy_en_44k.wav'), sweep_kind, Path(report_dir) / 'sweep', R.sweep_model(run_dir, model),\n"
          "                  chosen=sweep_path is not None)",

@@ -248,3 +248,22 @@ def test_sweep_and_segment_record_the_typed_command_line_with_home_as_tilde(tmp_
     # and its paths as segment's summary.json keeps them (it wrote the recording's and the transcript's in full)
     assert str(tmp_path) not in text and json.loads(text)["transcript"] == "~/t.srt", text
     assert json.loads(text)["source"]["path"] == "~/talk<x>.wav"
+
+
+def test_summary_json_writes_a_checkpoint_folders_model_id_as_its_path_and_leaves_names_alone(tmp_path):
+    """A fine-tuned head's model id is its folder, absolute: a published run's summary.json named the author's
+    /…/proj/models/head there beside the relative model.path (and the report header showed it); now the id is written as
+    the path is, read back absolute, and an id that is a name (a hub id, random-tiny) stays as it is."""
+    from workbench.runs.experiment import portable_summary, summary_paths
+
+    proj = tmp_path / "proj"
+    run, head = proj / "runs" / "h", proj / "models" / "head"
+    summary = {"model": {"id": str(head), "path": str(head), "kind": "trained"}}
+    written = portable_summary(summary, run)
+    assert written["model"]["id"] == "../../models/head" and str(tmp_path) not in json.dumps(written)
+    assert summary_paths(written, run)["model"]["id"] == str(head)
+    moved = tmp_path / "bob" / "proj" / "runs" / "h"  # the project copied whole elsewhere: its own folder read back
+    assert summary_paths(written, moved)["model"]["id"] == str(tmp_path / "bob" / "proj" / "models" / "head")
+    for name in ("iic/emotion2vec_plus_large", "random-tiny", "emotion2vec/emotion2vec_plus_base"):
+        named = {"model": {"id": name, "path": None}}
+        assert portable_summary(named, run)["model"]["id"] == name and summary_paths(named, run)["model"]["id"] == name

@@ -298,8 +298,11 @@ def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:
 
 
 #: the paths ``summary.json`` records (where the run's checkpoint, ``--dtype auto``'s measurement and the ONNX export it
-#: used lay): written as ``config.yaml`` writes its paths (:func:`portable_summary`), read back absolute (:func:`summary_paths`)
-SUMMARY_PATHS = (("model", "path"), ("precision", "measurement"), ("precision", "export", "folder"), ("precision", "fallback", "folder"))
+#: used lay; the model's ``id``, which for a fine-tuned head's folder is that folder, absolute: a published run named the
+#: author's /home/alice/proj/models/head there beside the relative ``path``): written as ``config.yaml`` writes its paths
+#: (:func:`portable_summary`; a name such as a hub id stays as it is), read back absolute (:func:`summary_paths`)
+SUMMARY_PATHS = (("model", "path"), ("model", "id"), ("precision", "measurement"), ("precision", "export", "folder"),
+                 ("precision", "fallback", "folder"))
 
 
 #: the paths the other JSON files a command writes into a run folder record, beside :data:`SUMMARY_PATHS` (the run's

@@ -176,6 +176,9 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
     out["float32_math_changed"] = _float32_math_diff(ref_rf, new_rf)
+    out["manifest_paths_only"] = out["manifest_changed"] and _paths_only(out, a.loc[common], b.loc[common])
+    if out["manifest_paths_only"]:  # the audio moved (or was installed elsewhere): the items scored are the same
+        out["manifest_changed"] = False
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed", "audio_unrecorded",
                                                  "chains_changed", "truth_changed", "rows_changed", "settings_changed", "model_changed", "manifest_changed",
                                                  "labels_flipped")) \
@@ -185,8 +188,22 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
 
 
 #: the manifest columns besides the label whose edit changes a figure: the segment scored, the breakdowns and folds, the
-#: transcript fusion reads (an edited row was only "the manifest differs", its item and column unnamed)
-ROW_FIELDS = ("start", "duration", "speaker", "gender", "split", "text")
+#: transcript fusion reads, its other columns (``meta``: a breakdown by any of them) (an edited row was only "the
+#: manifest differs", its item and column unnamed)
+ROW_FIELDS = ("start", "duration", "speaker", "gender", "split", "text", "meta")
+
+
+def _paths_only(d: dict, a, b) -> bool:
+    """Whether two manifests whose recorded sha256 differ hold the same items, fields and audio, so that only where the
+    audio lies (each item's ``path``, which the sha256 covers) differs: the demo set's manifest names its clips by the
+    installation's absolute path, and a published run re-run with the same audio elsewhere was "does NOT reproduce: the
+    manifest differs", the same figures called another result.  Each row is found in both runs, scored in both with the
+    same recorded audio sha256 or failed in both (a clip missing on both machines: no figure of either), and at least one
+    scored in both."""
+    if any(d[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "truth_changed", "rows_changed",
+                          "audio_changed", "audio_unrecorded")):
+        return False
+    return bool(((a["status"] == "ok") & (b["status"] == "ok")).any())  # audio_changed compared every row scored in both
 
 
 def _rows_changed(a, b) -> dict[str, list[str]]:
@@ -267,7 +284,9 @@ def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
 
 def reproduction_line(d: dict) -> str:
     """One line: ``reproduces RUN: …`` or ``!! does NOT reproduce RUN: <every difference>``."""
-    versions = "; ".join(printable(f"{k} {v[0]} → {v[1]}")[:200] for k, v in d.get("versions", {}).items())
+    # a commit by its first 10 hex digits, as the report's header names it (40 each way made the line's longest part)
+    short = lambda k, x: str(x)[:10] if k == "workbench commit" and isinstance(x, str) and _SHA_RE.fullmatch(x) else x  # noqa: E731
+    versions = "; ".join(printable(f"{k} {short(k, v[0])} → {short(k, v[1])}")[:200] for k, v in d.get("versions", {}).items())
     if d["reproduced"]:
         line = (f"reproduces {printable(d['reference'])}: {d['rows']} rows, same audio, chains, weights and labels, "
                 f"max |Δ score| {d['max_abs_score_diff']:.1e}")
@@ -275,6 +294,8 @@ def reproduction_line(d: dict) -> str:
             line += f" (with other versions: {versions})"
         if d.get("float32_math_changed"):  # scores ~1e-7 apart: said why, on a line that calls them reproduced
             line += " (float32 math {} then, {} now)".format(*d["float32_math_changed"])
+        if d.get("manifest_paths_only"):
+            line += " (its manifest names the audio at other paths; each item's audio sha256 is the run's)"
         if d.get("from_cache"):
             line += (f"; {d['from_cache']} of the {d['rows']} rows came from the prediction cache, not scored again "
                      "(--no-cache scores them anew)")

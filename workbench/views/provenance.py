@@ -52,8 +52,11 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
     (``given``: the ``run_dir`` the page was made with)."""
     run = published_path(rf.path)
     again = f"workbench run {_home_word(f'{run}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
+    # a parameter naming a file or folder (the sweep's clip, a checkpoint) is given to the notebook relative to the page's
+    # folder, where it runs: the command typed elsewhere names it absolute (home as ~), the copy's keeps it relative
     extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
-    page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shell_command(*extra)}".rstrip()
+    shown = " ".join(f"-p {_path_param(k, v)}" for k, v in (params or {}).items() if v is not None)
+    page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shown}".rstrip()
     items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)} "
              f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})", typed_item(rf.summary.get("command_line"))]
     env = rf.summary.get("environment") or {}
@@ -66,14 +69,16 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
                      f"{esc(shown)} (all {len(PACKAGES)} in summary.json's <code>environment</code>)")
     else:
         items.append(f"<b>run made with</b>: workbench {esc(made_by or '?')}; package versions not recorded (a run of an older version)")
-    return items + ([copy_item(rf, given)] if given is not None else [])
+    return items + ([copy_item(rf, given, template, extra)] if given is not None else [])
 
 
-def copy_item(rf: Any, given: str | os.PathLike) -> str:
+def copy_item(rf: Any, given: str | os.PathLike, template: str = "experiment_report", extra: list[str] | None = None) -> str:
     """An ``<li>`` item (HTML): the paths on the page are the ones of the machine that made it, and where a copy of the
     run folder and the page finds the run.  ``given`` relative is the executed notebook's ``run_dir``, kept relative to
     its own folder (the page's) where both lie in one project; absolute, they do not, and the reader is told what to
-    replace.  (A page that named /tmp/proj/runs/x said nothing of it: copied, its commands named a folder not there.)"""
+    replace.  (A page that named /tmp/proj/runs/x said nothing of it: copied, its commands named a folder not there.)
+    ``template`` and ``extra`` (``-p NAME=VALUE`` words besides ``run_dir``) make the page's own command for the copy:
+    the line gave the run's only, and a reader who pasted the page's `run_dir=/tmp/…` met a folder not there."""
     run = published_path(rf.path)
     word = str(given)
     if isinstance(given, (str, os.PathLike)) and not Path(word).is_absolute() and not word.startswith("~"):
@@ -81,8 +86,11 @@ def copy_item(rf: Any, given: str | os.PathLike) -> str:
         again = f"workbench run {shell_command(f'{rel}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
         inside = all(part == ".." for part in Path(rel).parts)  # the page lies in the run folder (RUN/reports/…)
         copy = "a copy of the run folder, this page in it," if inside else "a copy of the project, this page and the run in it,"
+        page = f"workbench report {shell_command(template)} -p {shell_command('run_dir=' + rel)} {shell_command(*(extra or []))}".rstrip()
+        page += " --out NEW_REPORTS"  # a folder the reader names, as NEW_FOLDER: the default reports/ is a name they did not choose
         return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page; the run folder is "
-                f"{code(rel)} from this page's folder, so {copy} re-runs with {code(again)} typed in this page's folder")
+                f"{code(rel)} from this page's folder, so {copy} re-runs with {code(again)} and makes this page again with "
+                f"{code(page)}, each typed in this page's folder")
     return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page (the run folder and this "
             f"page lie in no one project): elsewhere, write where your copy of the run folder lies instead of {code(run)}")
 
@@ -102,6 +110,16 @@ def reproduce_warnings(rf: Any) -> list[str]:
         out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>{of}: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
     return out
 
+
+
+def _path_param(key: str, value: Any) -> str:
+    """``key=value`` for a page's own command: a relative value that names an existing file or folder from the page's
+    folder (where the notebook runs) as :func:`published_path` shows it; another value as it is.  (A page made with
+    ``-p sweep_path=clip.wav`` printed a command without it, which makes a page sweeping the demo clip instead.)"""
+    text = str(value)
+    if not Path(text).is_absolute() and not text.startswith("~") and os.path.exists(text):
+        return _home_word(published_path(text), f"{key}=")
+    return shell_command(f"{key}={text}")
 
 
 def _home_word(path: str, prefix: str = "") -> str:
