@@ -281,3 +281,31 @@ def test_the_frame_score_heatmap_covers_its_frames_and_the_tail_without_one_is_m
     assert (box.x0, box.x1) == pytest.approx((n / 50, 2.5))  # the strip is the hatched tail, exactly
     assert f"the last {1000 * (2.5 - n / 50):.0f} ms, which no frame covers" in ax.get_title(loc="left")
     plt.close(fig)
+
+
+def test_a_run_whose_checkpoint_folder_is_not_here_is_refused_once_with_the_fix(tmp_path, capsys):
+    """rerun16: `explain RUN --worst N` on a received run without its checkpoint folder failed each item with 'no such
+    checkpoint directory … give a hub id' and wrote a summary of failures; it is refused once, before any item, naming
+    --model DIR and the run's sha256, and --model with a copy explains."""
+    import shutil
+
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.model.ref import ModelRef
+    from workbench.runs.driver import run
+
+    shutil.copytree(ensure_random_checkpoint("tiny"), tmp_path / "ck")
+    (tmp_path / "a").mkdir()
+    sf.write(tmp_path / "a" / "c0.wav", speech_like(16000, 1.0, seed=0), 16000, subtype="FLOAT")
+    manifest = write_manifest(Manifest([Item(id="c0", path="a/c0.wav")], root=tmp_path), tmp_path / "m.csv")
+    run_dir = run(manifest, out_dir=tmp_path / "run", model=ModelRef(str(tmp_path / "ck"), device="cpu"),
+                  cache_dir=tmp_path / "cache").run_dir
+    (tmp_path / "ck").rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["explain", str(run_dir), "--worst", "1", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"the run's checkpoint folder {tmp_path / 'ck'} is not here" in err and "--model DIR" in err and "sha256" in err
+    assert "FAILED" not in err and not (run_dir / WORST_JSON).exists()
+    assert main(["explain", str(run_dir), "--item", "c0", *FAST, "--out", str(tmp_path / "one")]) == 2
+    assert main(["explain", str(run_dir), "--worst", "1", *FAST, "--model", str(tmp_path / "moved")]) == 0
+    assert (run_dir / WORST_JSON).exists()

@@ -23,7 +23,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
-from workbench.runs.reproduce import version_note
+from workbench.runs.reproduce import check_run_checkpoint, version_note
 from workbench.cli.common import (
     add_run_seed_option, run_seed, bootstrap_count, DEFAULT_FOLDS, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
@@ -248,6 +248,8 @@ def _neighbour_model(args):
     refused when its weights differ from the run's unless ``--other-model``.  Returns (model, warning or None)."""
     rf = RunFolder.open(args.run_dir)
     recorded = ModelRef.from_run(rf.config, rf.summary)
+    if args.model is None:
+        check_run_checkpoint(rf.path, recorded)
     net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
     return net, check_same_model(net, recorded, allow_other=args.other_model)
 

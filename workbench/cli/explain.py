@@ -56,6 +56,7 @@ from workbench.paths import shell_command
 from workbench.schema import score_column
 from workbench.runs.experiment import portable_summary
 from workbench.runs.folder import CONFIG, RunFolder, mark_random_weights
+from workbench.runs.reproduce import check_run_checkpoint
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
                                   check_out_dir, model_options, say_loading)
 
@@ -122,6 +123,7 @@ class _Session:
         """The model, loaded on first use: a run's own (dtype included) unless told otherwise, refused when its
         weights differ from the run's unless ``--other-model``."""
         if self.net is None:
+            self.check_checkpoint()
             base = replace(self.recorded, checksum=None) if self.recorded is not None else ModelRef(dtype="float32")
             self.net = model_ref_from_args(self.args, base=base).load(progress=say_loading, gradients=True)
             if self.recorded is not None:
@@ -129,6 +131,11 @@ class _Session:
                 if self.other:
                     print(f"!! {self.other}", file=sys.stderr if self.args.json else sys.stdout)  # --json: stdout holds the document only
         return self.net
+
+    def check_checkpoint(self) -> None:
+        """The run's own checkpoint folder, when it is the model and is not on this machine, refused with the fix."""
+        if self.recorded is not None and self.args.model is None:
+            check_run_checkpoint(self.rf.path, self.recorded)
 
     def run_dtype(self) -> str | None:
         """The precision the run's rows were scored in (its summary's model record; ``auto`` resolved), if a run."""
@@ -431,6 +438,7 @@ def _explain_worst(session: _Session) -> int:
     out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the summary document only
     ok = rf.results(args.variant, status="ok")
     rows, rule = select_worst(ok, args.worst)
+    session.check_checkpoint()  # a checkpoint that is not here fails every item alike: said once, before any
     print(f"explaining the {len(rows)} worst of the {len(ok)} rows the model scored, labelled or not ({rule})", file=out)
     cases, warnings = [], []
     for i, row in enumerate(rows.to_dict("records"), 1):

@@ -401,6 +401,20 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
     return experiment, notes
 
 
+def check_run_checkpoint(run_dir: str | os.PathLike, ref: Any) -> None:
+    """Refuse a run's own checkpoint folder (``ref``: its :class:`~workbench.model.ref.ModelRef`) that is not on this
+    machine, before anything loads, with the fix a re-run gives (:func:`relocate`): ``explain`` on a received run failed
+    each of its items with "no such checkpoint directory … give a hub id", the run's own weights never named."""
+    model = getattr(ref, "model", None)
+    if not model or not Path(model).is_absolute() or Path(model).exists():
+        return
+    checksum = getattr(ref, "checksum", None)
+    raise ConfigError(f"the run's checkpoint folder {model} is not here (the run was made on another machine, or it moved).",
+                      source=str(run_dir),
+                      fix="pass your copy with --model DIR" + (f" (its weights are checked against the run's sha256 {checksum[:12]}…)"
+                                                                 if checksum else "") + "." + _remake_hint(Path(run_dir)))
+
+
 _REMAKE_RE = re.compile(r"workbench model make-tiny DIR --arch [a-z]+ --seed [0-9]{1,10}")
 
 

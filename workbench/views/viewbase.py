@@ -20,6 +20,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel
 from workbench.model.ref import ModelRef
 from workbench.runs.folder import RunFolder
+from workbench.runs.reproduce import check_run_checkpoint
 from workbench.schema import FRAME_RATE, SCORE_PREFIX, score_column
 from workbench.serialize import figure_text
 from workbench.views.html import esc, prose
@@ -187,7 +188,9 @@ def _run_model(rf: RunFolder, model: Any, *, gradients: bool = False) -> Emotion
     it: a run scored through ONNX Runtime or in int8 gets the float32 PyTorch network of the same weights."""
     if model:
         return ModelRef.coerce(model).load(gradients=gradients)
-    return ModelRef.from_run(rf.config, rf.summary).load(gradients=gradients)
+    ref = ModelRef.from_run(rf.config, rf.summary)
+    check_run_checkpoint(rf.path, ref)
+    return ref.load(gradients=gradients)
 
 
 def _run_embeddings(rf: RunFolder, variant: str) -> RunEmbeddings:
