@@ -42,7 +42,7 @@ from workbench.explain.explanation import check_explain_length, explain_clip, re
 from workbench.explain.faithfulness import N_RANDOM
 from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
 from workbench.explain.item_overlap import item_training_overlap
-from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_record, write_summary
+from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_lines, summary_record, write_summary
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
@@ -466,6 +466,8 @@ def _explain_worst(session: _Session) -> int:
                              warning=warning)
     written = write_summary(rf, summary, plot_worst(summary))
     failed = summary["failed"]
+    for line in summary_lines(summary):  # which maps passed every check, and which only the checks that ran
+        print(line, file=out)
     print(f"summary: {summary['showing']}, {failed} failed; wrote {', '.join(str(rf.path / w) for w in written)}", file=out)
     # the summary is read by the report, which does not change by itself: the command that shows it (none was named)
     print(f"next: {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={rf.path}')}   # its "
