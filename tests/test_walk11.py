@@ -387,3 +387,22 @@ def test_compare_of_a_parent_and_its_head_does_not_call_the_labelled_items_unlab
     out = capsys.readouterr().out
     assert "unlabelled item" not in out, out
     assert "(8 items not labelled with a class of both runs: not paired for accuracy, label flips n/a)" in out, out
+
+
+def test_the_widgets_say_an_items_label_that_is_none_of_the_models_classes(parent_and_head, tiny_model):
+    """explainfix16: the run browser and the embedding map of `tiny`'s run on calm/tense items said "true —" (list,
+    detail, neighbours, hover text), as though the items had no label; the report says "labelled calm, none of the
+    model's classes" and so do they now."""
+    from workbench.views.run_browser import EmbeddingMap, LowConfidenceBrowser
+
+    run = parent_and_head["parent"]
+    w = LowConfidenceBrowser(run, model=tiny_model, threshold=1.0)
+    w.select("s0_calm", "raw")
+    said = "labelled calm, none of the model&#x27;s classes"
+    assert said.replace("&#x27;", "'") in " ".join(str(o[0]) for o in w.table.options), w.table.options
+    detail = w.detail.value.replace("&#39;", "&#x27;")
+    assert f"true <b>{said}</b>" in detail and "true —" not in detail, detail
+    assert "<li>" in detail and ", true —," not in detail and "none of the model" in detail.split("<li>", 1)[1], detail
+    emb = EmbeddingMap(run, variant="raw", model=tiny_model)
+    hover = [t for trace in emb.plot.data for t in trace.text]
+    assert hover and all("none of the model" in t and "true —" not in t for t in hover), hover[:3]
