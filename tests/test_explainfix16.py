@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 
 def _sine(seconds: float = 0.5, hz: float = 1000.0, amp: float = 0.3) -> np.ndarray:
@@ -43,3 +44,52 @@ def test_a_worst_case_map_whose_randomisation_check_was_skipped_is_not_said_to_p
     assert "0 of 1 maps passed every check" in screen and "SKIPPED" in screen and "not requested" in screen, screen
     shown = passed_cell(counts)
     assert shown.startswith("0 of 1") and "SKIPPED" in shown and "not requested" in shown, shown
+
+
+def _head_on_a_random_parent(root):
+    """A calm/tense corpus of 4 speakers and a head on the random `tiny` whose card says its parent is random."""
+    import soundfile as sf
+
+    from workbench.analysis.finetune import write_checkpoint
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
+    (root / "clips").mkdir()
+    items = []
+    for s, spk in enumerate(("s0", "s1", "s2", "s3")):
+        for k, lab in enumerate(("calm", "tense")):
+            sf.write(root / "clips" / f"{spk}_{lab}.wav", _sine(0.6, 300 + 200 * k + 50 * s), 16000, subtype="PCM_16")
+            items.append(Item(id=f"{spk}_{lab}", path=f"clips/{spk}_{lab}.wav", label=lab, speaker=spk))
+    manifest = write_manifest(Manifest(items, root=root), root / "calm_tense.csv")
+    parent = ensure_random_checkpoint("tiny")
+    marker = json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"]
+    rng = np.random.default_rng(0)
+    card = {"warning": f"fine-tuned from a generated checkpoint: {marker}", "labels": {"classes": ["calm", "tense"]},
+            "speakers": {"train": ["s0", "s1"], "validation": ["s2"], "test": ["s3"]},
+            "parent": {"id": "random-tiny", "random_weights": True}, "training": {"mode": "head", "unfreeze": 0}}
+    write_checkpoint(root / "h4", parent, ["calm", "tense"], rng.standard_normal((2, 32)), rng.standard_normal(2), card)
+    return manifest, root / "h4"
+
+
+@pytest.mark.slow
+def test_every_command_says_a_random_heads_banner_in_one_wording_naming_the_head_and_its_parent(tmp_path, capsys):
+    """walk16: `run`, `metrics`, `compare` and `calibrate` of a head fine-tuned on a random parent printed "RANDOM
+    WEIGHTS: this result comes from a seeded random test checkpoint", `explain` "fine-tuned from a generated checkpoint:
+    RANDOM WEIGHTS: …"; neither named the head or its parent. Now one banner, the same in each (calibrate's and
+    compare's come from the same function; 8 clips are too few for calibrate's folds)."""
+    from workbench.cli import main
+
+    manifest, head = _head_on_a_random_parent(tmp_path)
+    run_dir = tmp_path / "run_h4"
+    capsys.readouterr()
+    said = {}
+    for name, argv in (("run", ["run", str(manifest), "--model", str(head), "--out", str(run_dir), "--cache-dir", str(tmp_path / "c")]),
+                       ("metrics", ["metrics", str(run_dir)]),
+                       ("explain", ["explain", str(run_dir), "--item", "s3_calm", "--method", "occlusion",
+                                    "--randomisation", "none", "--out", str(tmp_path / "expl")])):
+        main(argv)
+        out = capsys.readouterr().out
+        said[name] = sorted({line.strip() for line in out.splitlines() if "RANDOM WEIGHTS" in line and line.strip().startswith("!!")})
+    want = '!! RANDOM WEIGHTS: this result comes from head "h4", fine-tuned from random-tiny, a seeded random test checkpoint; its predictions mean nothing.'
+    for name, lines in said.items():
+        assert want in lines, (name, lines)
+        assert not any("seeded random test checkpoint; its" in x and "head" not in x for x in lines), (name, lines)
