@@ -93,3 +93,36 @@ def test_every_command_says_a_random_heads_banner_in_one_wording_naming_the_head
     for name, lines in said.items():
         assert want in lines, (name, lines)
         assert not any("seeded random test checkpoint; its" in x and "head" not in x for x in lines), (name, lines)
+
+
+def test_the_long_audio_figure_names_its_model_and_gives_each_of_12_classes_its_own_colour(tmp_path):
+    """walk16: `segment` with a 12-class head: heatmap.png's title named no model (a head's labels read as the
+    checkpoint's) and the timeline coloured with tab10, classes 0 and 10 one colour. Now the title names the head, its
+    parent and RANDOM WEIGHTS, and every class has its own colour (the notebook widget uses the same palette and title)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    from workbench.model.checkpoints import TRAINING_CARD
+    from workbench.runs.longform import LongformResult, plot_longform
+    from workbench.runs.longform_plot import model_words, span_colours
+
+    head = tmp_path / "h12"
+    head.mkdir()
+    (head / TRAINING_CARD).write_text(json.dumps({"parent": {"id": "random-tiny", "random_weights": True}}), encoding="utf-8")
+    labels = [f"c{i}" for i in range(12)]
+    timeline = pd.DataFrame({"start": [0.0, 2.0], "end": [2.0, 4.0], "label": ["c0", "c10"], "confidence": [0.5, 0.5],
+                             "n_segments": [1, 1]})
+    res = LongformResult(out_dir=tmp_path, segments=pd.DataFrame(), timeline=timeline,
+                         heatmap=np.full((40, 12), 1 / 12), grid_s=0.1, dominant="c0",
+                         summary={"model": {"id": str(head), "path": str(head), "labels": labels}, "random_weights": True})
+    fig = plot_longform(res)
+    title = " ".join(fig.axes[0].get_title().split())
+    assert 'head "h12" fine-tuned from random-tiny (RANDOM WEIGHTS)' in title, title
+    faces = [tuple(p.get_facecolor()) for p in fig.axes[1].patches]
+    assert len(faces) == 2 and faces[0] != faces[1], faces
+    plt.close(fig)
+    colours = [tuple(c) for c in span_colours(12)]
+    assert len(set(colours)) == 12 and len(set(map(tuple, span_colours(30)))) == 30
+    assert model_words({"id": "tiny"}) == "model: tiny"
