@@ -236,7 +236,31 @@ def test_an_explained_item_of_a_heads_run_carries_the_training_data_mark(parent_
         names = [png] if png else [n for n in recorded if n.startswith("explain_") and n.endswith(".png")]
         assert names, recorded
         for name in names:
-            assert recorded[name].get("training_overlap_mark", "").startswith("TRAINING DATA: speakers s0, s1"), (name, recorded[name])
+            # the item's own speaker, not the run's list (explainfix16: a held-out speaker's item carried the run's)
+            assert recorded[name].get("training_overlap_mark", "").startswith("TRAINING DATA: this item's speaker s0 trained head"), (name, recorded[name])
+
+
+def test_an_explained_item_of_a_held_out_speaker_says_its_speaker_did_not_train_the_head(parent_and_head, tmp_path, capsys):
+    """explainfix16: `workbench explain runs/head --item s3_calm` (s3 is on the test side of the head's card) drew
+    "TRAINING DATA: speakers s0, s1, s2 (3 of 4) trained head "head"" at the figure's foot, a run-level mark read as a
+    claim about this item. Now the item's own speaker is said: not in the head's training data, no TRAINING DATA mark,
+    in explanation.json and on screen; an item of a training speaker says so (the test above)."""
+    import json
+
+    from workbench.cli import main
+    from workbench.runs.folder import RunFolder
+
+    out = tmp_path / "expl"
+    assert main(["explain", str(parent_and_head["head"]), "--item", "s3_calm", "--method", "occlusion",
+                 "--randomisation", "none", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    recorded = RunFolder(out).artifacts().get("explanation.png", {})  # no mark at its foot: no entry
+    assert "training_overlap_mark" not in recorded, recorded
+    record = json.loads((out / "explanation.json").read_text())
+    assert "training_overlap_mark" not in record
+    info = record["item_speaker_training"]
+    assert info["in_training"] is False and info["speaker"] == "s3" and "held out" in info["words"], info
+    assert "this item's speaker s3 was not in head" in text and "TRAINING DATA" not in text, text
 
 
 def test_the_segment_heatmaps_caption_lies_inside_the_figure(tmp_path):
@@ -363,3 +387,22 @@ def test_compare_of_a_parent_and_its_head_does_not_call_the_labelled_items_unlab
     out = capsys.readouterr().out
     assert "unlabelled item" not in out, out
     assert "(8 items not labelled with a class of both runs: not paired for accuracy, label flips n/a)" in out, out
+
+
+def test_the_widgets_say_an_items_label_that_is_none_of_the_models_classes(parent_and_head, tiny_model):
+    """explainfix16: the run browser and the embedding map of `tiny`'s run on calm/tense items said "true —" (list,
+    detail, neighbours, hover text), as though the items had no label; the report says "labelled calm, none of the
+    model's classes" and so do they now."""
+    from workbench.views.run_browser import EmbeddingMap, LowConfidenceBrowser
+
+    run = parent_and_head["parent"]
+    w = LowConfidenceBrowser(run, model=tiny_model, threshold=1.0)
+    w.select("s0_calm", "raw")
+    said = "labelled calm, none of the model&#x27;s classes"
+    assert said.replace("&#x27;", "'") in " ".join(str(o[0]) for o in w.table.options), w.table.options
+    detail = w.detail.value.replace("&#39;", "&#x27;")
+    assert f"true <b>{said}</b>" in detail and "true —" not in detail, detail
+    assert "<li>" in detail and ", true —," not in detail and "none of the model" in detail.split("<li>", 1)[1], detail
+    emb = EmbeddingMap(run, variant="raw", model=tiny_model)
+    hover = [t for trace in emb.plot.data for t in trace.text]
+    assert hover and all("none of the model" in t and "true —" not in t for t in hover), hover[:3]

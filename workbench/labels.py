@@ -70,6 +70,15 @@ def key_from_token(token: str) -> str:
 RANDOM_WEIGHTS_BANNER = (
     "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
 )
+
+
+def head_random_banner(head: str, parent: str) -> str:
+    """The banner of a fine-tuned head on a random parent, the same wording in every command (``run`` said the generic
+    :data:`RANDOM_WEIGHTS_BANNER`, ``explain`` "fine-tuned from a generated checkpoint: …", neither naming the two)."""
+    return (f"RANDOM WEIGHTS: this result comes from head {head}, fine-tuned from {parent}, a seeded random test "
+            "checkpoint; its predictions mean nothing.")
+
+
 #: what a figure of a random-weights run carries at its foot (PNG files travel without the screen's banner)
 RANDOM_WEIGHTS_MARK = "RANDOM WEIGHTS: a seeded test checkpoint scored these; its predictions mean nothing"
 

@@ -19,7 +19,7 @@ from workbench.analysis.stats import permutation_p_words
 from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
 from workbench.files import strict_json
-from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.data.cards import random_weights_banner
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
@@ -148,7 +148,7 @@ def add_fuse(sub) -> None:
 
 def _warning(run_dir) -> str | None:
     """The random-weights banner of a run (for --json), or None."""
-    return RANDOM_WEIGHTS_BANNER if RunFolder(run_dir).random_weights else None
+    return random_weights_banner(RunFolder(run_dir).model_ref) if RunFolder(run_dir).random_weights else None
 
 
 def cmd_metrics(args) -> int:

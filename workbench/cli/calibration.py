@@ -7,7 +7,7 @@ import argparse
 from workbench.analysis.calibration import calibrate_run
 from workbench.errors import ConfigError
 from workbench.files import strict_json
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.data.cards import random_weights_banner
 from workbench.paths import shell_command
 from workbench.runs.folder import as_run_folder
 
@@ -53,12 +53,12 @@ def cmd_calibrate(args) -> int:
     where = args.out or args.run_dir
     first = next(iter(reports.values()))
     if args.json:
-        print(strict_json({"run": str(args.run_dir), "written_to": str(where), "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None,
+        print(strict_json({"run": str(args.run_dir), "written_to": str(where), "warning": random_weights_banner(rf.model_ref) if rf.random_weights else None,
                            "recommended": first.recommended, "temperature": first.temperature if first.recommended else None,
                            "temperature_fitted": first.temperature, "variants": {v: r.to_dict() for v, r in reports.items()}}))
         return EXIT_OK
     if rf.random_weights:
-        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+        print(f"!! {random_weights_banner(rf.model_ref)}")
     for r in reports.values():
         print(r.render())
     written = f"calibration.json{'' if args.no_figures else ' and figures'} written to {where}"

@@ -24,6 +24,7 @@ from workbench.model.checkpoints import resolve_model
 from workbench.model.hub import DEFAULT_MODEL
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
+from workbench.data.cards import random_weights_banner
 from workbench.engine.ahead import decode_ahead_mode
 from workbench.analysis.calibration_measures import T_BOUNDS, temperature_at_edge
 from workbench.runs.folder import RunFolder, RunFolderError, saved_calibration
@@ -575,15 +576,15 @@ def check_out_dir(out: str | os.PathLike, *, option: str = "--out") -> Path:
     return p
 
 
-def banner(flag) -> None:
-    """The random-weights banner, printed when ``flag`` is true."""
+def banner(flag, model: Any = None) -> None:
+    """The random-weights banner, printed when ``flag`` is true: a head's names it and its random parent, as explain's."""
     if flag:
-        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+        print(f"!! {random_weights_banner(model) if model is not None else RANDOM_WEIGHTS_BANNER}")
 
 
 def random_banner_for(run_dir) -> None:
     """The random-weights banner when the run in ``run_dir`` was made with random weights."""
-    banner(RunFolder(run_dir).random_weights)
+    banner(RunFolder(run_dir).random_weights, RunFolder(run_dir).model_ref)
 
 
 def say_loading(line: str) -> None:

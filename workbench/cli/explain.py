@@ -41,11 +41,12 @@ from workbench.explain.cache import FIGURE_MARKS, Rendered, cache_key, entry_nam
 from workbench.explain.explanation import check_explain_length, explain_clip, report_lines, run_row_gap
 from workbench.explain.faithfulness import N_RANDOM
 from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
-from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_record, write_summary
+from workbench.explain.item_overlap import item_training_overlap
+from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_lines, summary_record, write_summary
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
-from workbench.data.cards import run_training_overlap
+
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
 from workbench.files import strict_json
@@ -310,7 +311,10 @@ def _render(session: _Session, audio: Any, row: dict | None, name: str, words: A
     fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)
     random_weights = session.model().info.random_weights or (session.rf is not None and session.rf.random_weights)
     # an item of a run scored on its checkpoint's training data: its figure says so too, as explain_worst.png does
-    overlap = run_training_overlap(session.rf) if session.rf is not None and not session.other else []
+    # this item's own: its speaker trained the head or was held out (the run's mark named the run's speakers)
+    overlap, speaker_info = item_training_overlap(session.rf, row) if row is not None and not session.other else ([], None)
+    if speaker_info is not None:
+        record["item_speaker_training"] = speaker_info
     if random_weights or overlap:  # the PNG says so at its foot, in --out and in the run's cache alike
         record.update(mark_random_weights(fig, random_weights=bool(random_weights), overlap=overlap))
     buf = io.BytesIO()
@@ -325,7 +329,8 @@ def _render(session: _Session, audio: Any, row: dict | None, name: str, words: A
         wav_buf = io.BytesIO()  # in memory: the cache writes it through the run folder
         sf.write(wav_buf, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
         wav = wav_buf.getvalue()
-    return Rendered(record, buf.getvalue(), wav, _screen_lines(expl, words_from))
+    speaker_line = [f"{'!! TRAINING DATA: ' if speaker_info['in_training'] else '  training data: '}{speaker_info['words']}"] if speaker_info else []
+    return Rendered(record, buf.getvalue(), wav, speaker_line + _screen_lines(expl, words_from))
 
 
 def _explain_run_row(session: _Session, row: dict, name: str, *, words: Any = None, words_from: str | None = None) -> tuple[Rendered, dict]:
@@ -469,6 +474,8 @@ def _explain_worst(session: _Session) -> int:
                              warning=warning)
     written = write_summary(rf, summary, plot_worst(summary))
     failed = summary["failed"]
+    for line in summary_lines(summary):  # which maps passed every check, and which only the checks that ran
+        print(line, file=out)
     print(f"summary: {summary['showing']}, {failed} failed; wrote {', '.join(str(rf.path / w) for w in written)}", file=out)
     # the summary is read by the report, which does not change by itself: the command that shows it (none was named)
     print(f"next: {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={rf.path}')}   # its "

@@ -120,7 +120,7 @@ def cmd_run(args) -> int:
     else:
         result = run(manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk,
                      dtype_default=dtype_default, **options)
-    banner(result.summary.get("random_weights"))
+    banner(result.summary.get("random_weights"), result.summary.get("model"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
     reproduction = check_and_record(args.manifest, result.run_dir, model_given=args.model) if experiment else None

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.labels import RANDOM_WEIGHTS_BANNER, head_random_banner
 from workbench.model.checkpoints import read_training_card
 from workbench.serialize import load_json_file, loads_json
 from workbench.schema import text_values
@@ -205,6 +206,26 @@ def head_name(folder: str) -> str:
         return name
     source = onnx_source(folder)
     return f'"{Path(source).name}" (its ONNX export {name})' if source else name
+
+
+def random_weights_banner(model: Any) -> str:
+    """The RANDOM WEIGHTS banner of ``model`` (a run's model reference, a ``ModelInfo``, or ``None``): for a fine-tuned
+    head whose training card says its parent has random weights, :func:`~workbench.labels.head_random_banner` naming
+    the head and its parent; else :data:`~workbench.labels.RANDOM_WEIGHTS_BANNER`.  Every command prints this one."""
+    def get(key: str) -> Any:
+        return model.get(key) if isinstance(model, dict) else getattr(model, key, None)
+
+    path = (get("path") or get("id")) if model is not None else None
+    if path and get("kind") == "onnx":
+        path = onnx_source(str(path)) or path
+    try:
+        card = read_training_card(str(path)) if path and Path(str(path)).expanduser().is_dir() else None
+    except (WorkbenchError, OSError):  # an unreadable card: the generic banner, never none
+        card = None
+    parent = card.get("parent") if isinstance(card, dict) else None
+    if isinstance(parent, dict) and parent.get("random_weights"):
+        return head_random_banner(head_name(str(path)), str(parent.get("id") or "a random checkpoint"))
+    return RANDOM_WEIGHTS_BANNER
 
 
 def card_for(model_id: str | None) -> Card | None:

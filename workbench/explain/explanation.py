@@ -26,6 +26,7 @@ import numpy as np
 from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, Emotion2vecModel
+from workbench.data.cards import random_weights_banner
 from workbench.explain.attribution import (
     FRAME_SAMPLES,
     METHODS,
@@ -366,6 +367,11 @@ def _model_record(model: Emotion2vecModel, scorer: ClassScore, attributions: dic
             "gradient_free_passes": getattr(scorer, "forward_name", f"torch {scorer.dtype}"), **ig}
 
 
+def _banner(info) -> str | None:
+    """A random model's banner in the words every command prints (a head: its name and its random parent's)."""
+    return random_weights_banner(info) if getattr(info, "random_weights", False) else info.warning
+
+
 def explain_clip(
     model: Emotion2vecModel,
     clip: Any,
@@ -443,7 +449,7 @@ def explain_clip(
         frame_logits=scorer.frame_logits(wave), attributions=attributions, faithfulness=faith,
         randomisation={m: r for m, r in rand.items() if r is not None},
         randomisation_skipped=None if randomisation is not None else "not requested (randomisation=None)",
-        model=_model_record(model, scorer, attributions), banner=model.info.warning)
+        model=_model_record(model, scorer, attributions), banner=_banner(model.info))
     expl.top_span, expl.top_span_method, expl.top_span_note = pick_top_evidence(expl, span_s)
     return expl
 

@@ -87,7 +87,32 @@ def _method_record(method: str, data: dict) -> dict:
         "completeness_passed": None if comp is None else comp.get("passed"),
         "stability_passed": stab.get("passed"), "stability_min_spearman": stab.get("min_spearman"),
         "randomisation_passed": rand.get("passed"), "randomisation_skipped": rand.get("skipped"),
+        **_check_states(data),
     }
+
+
+def _check_states(data: dict) -> dict:
+    """Which of a map's checks ran (``checks_ran``) and which did not, each with why (``checks_skipped``): a map whose
+    randomisation check was skipped was drawn green, "passed every check", though that check never ran."""
+    att = data.get("attribution") or {}
+    checks = {"faithfulness": data.get("faithfulness"), "randomisation": data.get("randomisation"), **(att.get("checks") or {})}
+    ran, skipped = [], {}
+    for name, value in checks.items():
+        if not isinstance(value, dict):
+            skipped[name] = "not run"
+        elif value.get("skipped"):
+            skipped[name] = str(value["skipped"])
+        elif value.get("status") is not None:
+            reason = value.get("reason") or value.get("note")
+            skipped[name] = str(value["status"]) + (f" ({reason})" if reason else "")
+        else:
+            ran.append(name)
+    return {"checks_ran": ran, "checks_skipped": skipped}
+
+
+def passed_every_check(method: dict) -> bool:
+    """A map that passed its checks with its randomisation check run (a skipped one is no pass)."""
+    return bool(method.get("reliable")) and method.get("randomisation_skipped") is None
 
 
 def case_record(row: dict, record: dict | None, *, entry: str | None, cache: str, error: str | None = None) -> dict:
@@ -111,12 +136,16 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
     methods: dict[str, dict] = {}
     for c in cases:
         for name, d in (c.get("methods") or {}).items():
-            s = methods.setdefault(name, {"cases": 0, "reliable": 0, "deletion_better_than_random": 0,
+            s = methods.setdefault(name, {"cases": 0, "reliable": 0, "passed_every_check": 0, "deletion_better_than_random": 0,
                                           "insertion_better_than_random": 0, "randomisation_skipped": 0,
                                           "randomisation_failed": 0, "randomisation_undetermined": 0, "stability_failed": 0, "completeness_failed": 0,
                                           "faithfulness_failed": 0})
             s["cases"] += 1
-            s["reliable"] += bool(d["reliable"])
+            s["reliable"] += bool(d["reliable"])  # passed the checks that ran
+            s["passed_every_check"] += passed_every_check(d)
+            if d["randomisation_skipped"] is not None:  # why, each reason once
+                why = s.setdefault("randomisation_skipped_why", [])
+                why += [] if str(d["randomisation_skipped"]) in why else [str(d["randomisation_skipped"])]
             s["deletion_better_than_random"] += d["deletion_verdict"] == "better than random"
             s["insertion_better_than_random"] += d["insertion_verdict"] == "better than random"
             s["randomisation_skipped"] += d["randomisation_skipped"] is not None
@@ -142,6 +171,35 @@ def write_summary(rf: RunFolder, summary: dict, fig: Any) -> list[str]:
     text = strict_json(env)
     rf.write_artifact(WORST_JSON, lambda f: f.write(text), text=True, meta={"explain_worst": summary["showing"]})
     return [WORST_JSON, WORST_PNG]
+
+
+def passed_cell(d: dict) -> str:
+    """The explained-worst table's "passed every check" cell: a map whose randomisation check was skipped passed only
+    the checks that ran, said with why (it was counted as passing every check); an older summary without the count
+    says what it has."""
+    skipped = d.get("randomisation_skipped") or 0
+    if "passed_every_check" not in d:
+        return f"{d['reliable']} of {d['cases']}" + (f" passed the checks that ran (randomisation skipped for {skipped})" if skipped else "")
+    cell = f"{d['passed_every_check']} of {d['cases']}"
+    if skipped:
+        why = "; ".join(d.get("randomisation_skipped_why") or []) or "not run"
+        cell += f"; {d['reliable']} passed the checks that ran, randomisation SKIPPED for {skipped} ({why}): not a pass"
+    return cell
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """The screen's lines per method: how many maps passed every check, how many only the checks that ran (which
+    were skipped, and why); a skipped check is never counted as passed."""
+    lines = []
+    for name, m in sorted(summary["methods"].items()):
+        every, ran = m.get("passed_every_check", 0), m.get("reliable", 0)
+        line = f"  {name}: {every} of {m['cases']} maps passed every check"
+        if m.get("randomisation_skipped"):
+            why = "; ".join(m.get("randomisation_skipped_why") or []) or "not run"
+            line += (f"; {ran} passed the checks that ran, the model randomisation check SKIPPED for "
+                     f"{m['randomisation_skipped']} ({why}): skipped is not passed")
+        lines.append(line)
+    return lines
 
 
 def _canonical(payload: Any) -> str:
@@ -184,8 +242,9 @@ def _no_better_than_random(method: dict) -> bool:
 
 
 def plot_worst(summary: dict, ax: Any = None):
-    """One row per case, one column per method: green = the map passed every check, amber = passed them but neither
-    curve beat random orders, red = flagged, grey = failed/not run.
+    """One row per case, one column per method: green = the map passed every check, blue = passed the checks that ran
+    with its model randomisation check skipped (not a pass), amber = passed them but neither curve beat random orders,
+    red = flagged, grey = failed/not run.
 
     Each cell says the insertion and deletion verdicts against random orders; the row label gives the id,
     label → prediction and confidence.  Returns the figure.
@@ -207,13 +266,16 @@ def plot_worst(summary: dict, ax: Any = None):
         for j, m in enumerate(methods):
             d = (c.get("methods") or {}).get(m)
             if d is not None:
-                grid[i, j] = (1.0 if not d["reliable"] else 3.0 if _no_better_than_random(d) else 0.0)
+                grid[i, j] = (1.0 if not d["reliable"] else 3.0 if _no_better_than_random(d)
+                              else 4.0 if d.get("randomisation_skipped") is not None else 0.0)
                 short = {"better than random": "better", "worse than random": "WORSE", "indistinguishable from random": "≈ random"}
                 text = f"ins {short.get(d['insertion_verdict'], '?')} · del {short.get(d['deletion_verdict'], '?')}"
                 if d.get("randomisation_passed") is False:
                     text += " · FAILS randomisation"
                 elif d.get("randomisation_passed") is None and d.get("randomisation_skipped") is None:
                     text += " · randomisation UNDETERMINED"
+                elif d.get("randomisation_skipped") is not None:
+                    text += " · randomisation SKIPPED"
                 if d.get("stability_passed") is False:
                     text += " · UNSTABLE"
                 if d.get("completeness_passed") is False:
@@ -221,16 +283,19 @@ def plot_worst(summary: dict, ax: Any = None):
                 ax.text(j, i, plain(text), ha="center", va="center", fontsize=7)
             elif c.get("error"):
                 ax.text(j, i, "failed", ha="center", va="center", fontsize=7)
-    ax.imshow(grid, cmap=ListedColormap(["#b7e4c7", "#f4a3a3", "#dddddd", "#ffe08a"]), vmin=0, vmax=3, aspect="auto")
+    ax.imshow(grid, cmap=ListedColormap(["#b7e4c7", "#f4a3a3", "#dddddd", "#ffe08a", "#a9cce3"]), vmin=0, vmax=4, aspect="auto")
     ax.set_xticks(range(len(methods)), [plain(m) for m in methods], fontsize=8)
     labels = [f"{c['id']} [{c['variant']}] {c.get('emotion') or c.get('label') or '?'} → {c.get('pred')} "
               f"({c['confidence']:.2f})" if c.get("confidence") is not None else f"{c['id']} [{c['variant']}]" for c in cases]
     ax.set_yticks(range(len(cases)), [plain(s[:60]) for s in labels], fontsize=7)
-    head = (f"worst {summary['showing']} · {summary['rule']} · green = passed every check, amber = passed them but neither "
+    head = (f"worst {summary['showing']} · {summary['rule']} · green = passed every check (model randomisation included), "
+            "blue = passed the checks that ran, model randomisation SKIPPED (not a pass), amber = passed them but neither "
             "curve beats random orders, red = flagged")
     skipped = sum(m.get("randomisation_skipped", 0) for m in summary["methods"].values())
-    if skipped:  # green then means "passed the checks that ran": say which one did not
-        head += f" · ⚠ model randomisation check skipped for {skipped} of {sum(m['cases'] for m in summary['methods'].values())} maps"
+    if skipped:  # blue means "passed the checks that ran": say which one did not, and why
+        why = "; ".join(dict.fromkeys(w for m in summary["methods"].values() for w in m.get("randomisation_skipped_why") or []))
+        head += (f" · ⚠ model randomisation check skipped for {skipped} of {sum(m['cases'] for m in summary['methods'].values())} maps"
+                 + (f" ({why})" if why else ""))
     # the warning wrapped on its own lines: cut with the heading's four, a head's random-weights warning ended
     # "…its…" on the demo run (walk15), the flag itself cut short
     parts = [head, *(["⚠ " + summary["warning"]] if summary.get("warning") else [])]

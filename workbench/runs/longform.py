@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import textwrap
 import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, field
@@ -56,12 +55,13 @@ from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
-from workbench.serialize import figure_text, fit_span_labels, save_figure, spreadsheet_line, spreadsheet_safe
+from workbench.serialize import spreadsheet_line, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter, _dbfs, no_speech_note  # noqa: F401
 from workbench.runs.folder import LOCK
 from workbench.runs.dominant import dominant_check, dominant_emotion, dominant_test, dominant_test_words, dominant_words  # noqa: F401
 from workbench.runs.writer import RunWriter
+from workbench.runs.longform_plot import plot_longform  # noqa: F401  (segment_file draws heatmap.png; re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -542,59 +542,3 @@ def _progress(total_s: float | None, enabled: bool):
         progress_stream().flush()
 
     return update
-
-
-def plot_longform(result: LongformResult, path: str | os.PathLike | None = None, *, axes=None):
-    """Heatmap (time × nine emotions) above the merged timeline.
-
-    ``axes``: two matplotlib axes (heatmap, timeline) sharing x, or None for a new figure.  Returns the
-    figure.  (The notebook's clickable version is :class:`workbench.views.widgets.LongAudioTimeline`.)
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    heat = result.heatmap
-    duration = len(heat) * result.grid_s
-    labels = list((result.summary.get("model") or {}).get("labels") or LABEL_KEYS)  # the model's classes
-    if len(labels) != heat.shape[1]:  # a summary that does not name the heatmap's classes: number them, never guess
-        labels = [f"class {i}" for i in range(heat.shape[1])]
-    if axes is None:
-        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    else:
-        ax1, ax2 = axes
-        fig = ax1.figure
-    im = ax1.imshow(np.ma.masked_invalid(heat.T), aspect="auto", interpolation="nearest", origin="lower", cmap="magma",
-                    extent=(0, duration, -0.5, len(labels) - 0.5), vmin=0, vmax=1)
-    # the bar sits in an inset just right of the heatmap: both rows keep one time axis, and tight_layout works
-    fig.colorbar(im, cax=ax1.inset_axes((1.01, 0.0, 0.015, 1.0)), label="probability")
-    # a head's labels are data ('$x^2$' is a legal class name): plain text, never mathtext ('$\\frac{$' failed the figure)
-    ax1.set_yticks(range(len(labels)), [figure_text(lab) for lab in labels], fontsize=8)
-    counts = result.summary.get("label_counts") or {}
-    share = f" ({counts[result.dominant]} of {sum(counts.values())} segments)" if result.dominant in counts else ""  # its denominator
-    share += f"\n{dominant_test_words(result.summary['dominant_test'], short=True)}" if result.summary.get("dominant_test") else ""
-    flagged = bool(result.summary.get("random_weights") or result.summary.get("dominant_check"))
-    ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
-                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}{share}"
-                  + (f"\n{textwrap.fill('!! ' + figure_text(result.summary['dominant_check']), 150)}" if result.summary.get("dominant_check") else ""), fontsize=9,
-                  color="crimson" if flagged else "black")  # a flagged title is crimson, as every figure's
-    colors, spans = plt.get_cmap("tab10"), []
-    for r in result.timeline.itertuples():
-        k, low = labels.index(r.label) if r.label in labels else 9, bool(getattr(r, "at_or_under_uniform", False))
-        ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, facecolor=colors(k % 10), hatch="xx" if low else None, edgecolor="white"))
-        spans.append((ax2.text((r.start + r.end) / 2, 0.5, figure_text(r.label) + (" ≤ 1/K" if low else ""), ha="center", va="center", fontsize=8, color="white"), r.start, r.end))
-    ax2.set_ylim(0, 1)
-    ax2.set_yticks([])
-    ax2.set_xlim(0, max(duration, 1e-3))
-    gap = (result.summary.get("config") or {}).get("merge_gap_s")  # the timeline's rule, on the figure as on the screen
-    ref = result.summary.get("uniform_guess")
-    # a line each: on one line the rules ran past both edges of the 11-inch figure ("ottom row: … 0 of")
-    ax2.set_xlabel("time (s)" + (f"\nbottom row: neighbouring segments with the same label merged when < {gap:g} s apart"
-                                 if isinstance(gap, (int, float)) and not isinstance(gap, bool) else "")
-                   + (f"\nhatched (≤ 1/K): mean confidence at or under the uniform guess {ref:.3f}, "
-                      f"{result.summary.get('spans_at_or_under_uniform', 0)} of {len(result.timeline)} spans" if ref else ""))
-    fig.tight_layout()  # the bars' widths as drawn: then each label shortened to fit inside its bar, never over a neighbour
-    fit_span_labels(ax2, spans)
-    return save_figure(fig, path, layout=False)

@@ -36,7 +36,7 @@ from workbench.analysis.probe import probe_section  # noqa: F401  (a template se
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError, capped_join
-from workbench.explain.worst import worst_summary
+from workbench.explain.worst import passed_cell, worst_summary
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.artifacts import mark_random_weights
@@ -361,8 +361,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                      "and keeps the result in the run folder; make this report again afterwards and this section shows "
                      "which maps passed their checks (this page does not change by itself).</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
-    rows = [(code(m), f"{d['reliable']} of {d['cases']}" + (f", of the checks run (randomisation skipped for {d['randomisation_skipped']})"
-                                                             if d.get("randomisation_skipped") else ""),
+    rows = [(code(m), passed_cell(d),
              f"{d['insertion_better_than_random']} of {d['cases']}",
              f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"),
              f"{d.get('randomisation_failed', '—')}" + (f" (+{d['randomisation_undetermined']} undetermined)" if d.get("randomisation_undetermined") else ""), d["randomisation_skipped"],

@@ -26,6 +26,17 @@ RANDOMISATION_SKIPPED = ("left out by the Evidence panel (it costs one more attr
                          "`workbench explain FILE --randomisation full` runs it)")
 
 
+def true_text(emotion: Any, label: Any) -> str:
+    """An item's truth as a widget says it (plain text: escape it): its class, else its label and that the label is none
+    of the model's classes (such an item read "true —", as though it had none), else "—"."""
+    def text(v: Any) -> str:
+        return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else str(v).strip()
+
+    if text(emotion):
+        return text(emotion)
+    return f"labelled {text(label)}, none of the model's classes" if text(label) else "—"
+
+
 def skipped_check_lines(expl: Any, method: str) -> list[str]:
     """Lines for the checks of ``method`` that :meth:`Explanation.check_lines` does not state, read from the
     explanation's JSON: a check that carries a ``status`` (skipped, not applicable …) with its reason, and a
@@ -148,7 +159,7 @@ class LowConfidenceBrowser(_View):
     def refresh(self):
         df = self.filtered()
         self.count.value = f"<b>{len(df)}</b> of {len(self.ok)} items"
-        options = [(f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {_codes(r.finding_codes)}", (r.id, r.variant))
+        options = [(f"{r.id} [{r.variant}]  true={true_text(r.emotion, getattr(r, 'label', ''))}  pred={r.pred}  conf={r.confidence:.3f}  {_codes(r.finding_codes)}", (r.id, r.variant))
                    for r in df.itertuples()]
         keep = self.table.value
         self._refreshing = True
@@ -234,8 +245,9 @@ class LowConfidenceBrowser(_View):
         self.figure.children = [png_widget(fig)]
         findings = loads_json(row["findings"]) if row.get("findings") else []
         nn = self.neighbours(item_id, variant)
-        nn_html = "".join(f"<li>{_esc(r.id)}: cos {r.cosine:.3f}, true {_esc(getattr(r, 'emotion', '') or '—')}, pred {_esc(r.pred)}</li>"
-                          for r in nn.itertuples())
+        labels = dict(zip(text_values(self.results["id"]), text_values(self.results["label"]))) if "label" in self.results.columns else {}
+        nn_html = "".join(f"<li>{_esc(r.id)}: cos {r.cosine:.3f}, true {_esc(true_text(getattr(r, 'emotion', ''), labels.get(str(r.id))))}, "
+                          f"pred {_esc(r.pred)}</li>" for r in nn.itertuples())
         chain = self.rf.variant(variant).chain()
         chain_text = " → ".join(s["name"] + "".join(f" {k}={v}" for k, v in s.items() if k != "name") for s in chain) or "no steps"
         check = (f"frame heatmap re-predicted from this audio: its scores match the row's (max |Δ| {gap:.1e})" if gap <= REPREDICTION_TOLERANCE
@@ -243,7 +255,7 @@ class LowConfidenceBrowser(_View):
                       f"is not the one that scored the run, or the audio changed; the bars show the stored scores")
         score_cells = "".join(f"<td>{_esc(k)} {s:.4f}</td>" for k, s in zip(row_labels(row), scores))
         self.detail.value = (
-            f"<h4>{_esc(item_id)} [{_esc(variant)}]</h4>true <b>{_esc(row.get('emotion') or '—')}</b>, predicted <b>{_esc(row['pred'])}</b> "
+            f"<h4>{_esc(item_id)} [{_esc(variant)}]</h4>true <b>{_esc(true_text(row.get('emotion'), row.get('label')))}</b>, predicted <b>{_esc(row['pred'])}</b> "
             f"({float(row['confidence']):.3f}, margin {float(row['margin']):.3f}); speaker {_esc(row.get('speaker') or '—')}<br>"
             f"<b>audio as scored</b>: variant {_esc(variant)} ({_esc(chain_text)}), {_esc(seg)}, {audio.sr} Hz, {audio.duration:.3f} s<br>"
             f"<b>stored scores</b><table><tr>{score_cells}</tr></table><small>{check}</small><br>"
@@ -337,7 +349,8 @@ class EmbeddingMap(_View):
             idx = np.flatnonzero((values == v).to_numpy())
             self.groups.append(idx)
             self.plot.add_scatter(x=self.xy[idx, 0], y=self.xy[idx, 1], mode="markers", name=_esc(f"{v} ({len(idx)})"),  # plotly renders legend, title and hover text as HTML
-                                  text=[_esc(f"{rows['id'].iloc[i]}: true {rows['emotion'].iloc[i] or '—'}, pred {rows['pred'].iloc[i]}") for i in idx],
+                                  text=[_esc(f"{rows['id'].iloc[i]}: true {true_text(rows['emotion'].iloc[i], rows['label'].iloc[i] if 'label' in rows else '')}, "
+                                              f"pred {rows['pred'].iloc[i]}") for i in idx],
                                   hoverinfo="text", marker=dict(size=9))
         for t, idx in zip(self.plot.data, self.groups):
             t.on_click(lambda trace, points, state, idx=idx: self.on_click(idx, points))

@@ -11,6 +11,7 @@ from workbench.audio.intake import AudioConfig, load
 from workbench.errors import printable
 from workbench.runs.artifacts import _capped_bytes, read_arrays_capped, read_output_csv
 from workbench.runs.longform import dominant_test_words, source_path
+from workbench.runs.longform_plot import model_words, span_colours
 from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
 from workbench.serialize import loads_json
 
@@ -103,16 +104,19 @@ class LongAudioTimeline(_View):
         fig.add_trace(go.Heatmap(z=np.ma.filled(np.ma.masked_invalid(self.heatmap.T), np.nan), x=self.times + grid / 2, y=list(self.labels),
                                  colorscale="Magma", zmin=0, zmax=1, colorbar=dict(title="score", len=0.7, y=0.62),
                                  hovertemplate="%{x:.2f} s, %{y}: %{z:.3f}<extra></extra>"), row=1, col=1)
-        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        from matplotlib.colors import to_hex
+
+        palette = [to_hex(c) for c in span_colours(len(self.labels))]  # one colour per class (10 repeated past 10)
         tl = self.timeline
-        colors = [palette[self.labels.index(lab) % 10] if lab in self.labels else "#000" for lab in tl["label"]]
+        colors = [palette[list(self.labels).index(lab)] if lab in self.labels else "#000" for lab in tl["label"]]
         fig.add_trace(go.Bar(x=(tl["end"] - tl["start"]).to_numpy(), base=tl["start"].to_numpy(), y=["spans"] * len(tl), orientation="h",
                              marker=dict(color=colors, line=dict(color="white", width=1)), text=[_esc(lab) + (" ≤ 1/K" if low else "") for lab, low in zip(tl["label"], self.low)], textposition="inside",
                              insidetextanchor="middle", showlegend=False,
                              hovertemplate="%{base:.2f}–%{x:.2f} s<extra></extra>",
                              customdata=np.arange(len(tl))), row=2, col=1)
-        fig.update_layout(height=400, margin=dict(l=10, r=10, t=60, b=40), clickmode="event", bargap=0,
-                          title=dict(text=("RANDOM WEIGHTS — " if self.summary_data.get("random_weights") else "") + "frame scores and merged timeline",
+        fig.update_layout(height=400, margin=dict(l=10, r=10, t=80, b=40), clickmode="event", bargap=0,
+                          title=dict(text=("RANDOM WEIGHTS — " if self.summary_data.get("random_weights") else "") + "frame scores and merged timeline"
+                                     + f"<br><sub>{_esc(model_words(self.summary_data.get('model')))}</sub>",
                                      font=dict(size=14), y=0.97))
         fig.update_xaxes(title_text="time (s)", row=2, col=1)
         widget = go.FigureWidget(fig)
