@@ -491,7 +491,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
                      + "; ".join(f"{d['ece']:.3f} over {prose(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
     # a skipped score's note is said once, beside the sets' table (it was also a Note here, the same sentence twice)
-    parts += [f"<p><b>Note:</b> {prose(_sentence(n))}</p>" for n in rep.notes if n not in rep.conformal_skipped.values()]  # a sentence, as the probe's notes
+    parts += [f"<p><b>Note:</b> {prose(_sentence(n))}</p>" for n in rep.notes if n not in rep.conformal_skipped.values() and n != rep.folds]  # a sentence, as the probe's notes
     def cell(value: float, ci, name: str) -> Markup:  # a zero-width interval is marked where it is shown
         mark = rep.flat_mark(name)
         return Markup(f"{value:.3f} [{_fmt(ci[0])}, {_fmt(ci[1])}]" + (f" <b>{esc(mark.strip())}</b>" if mark else ""))
