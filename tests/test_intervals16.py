@@ -37,3 +37,27 @@ def test_zero_width_precision_and_recall_intervals_are_flagged_on_screen_in_json
     reporting.metrics_section(tmp_path / "run", by=[], n_boot=200)
     assert words in shown[0].split("⚠ per-class precision and recall: ")[1]
     assert any(words in note for note in class_checks(rep.per_class, rep.n_scored))  # the fine-tuned head's card
+
+
+def test_a_clustered_mcnemar_over_few_changed_clips_is_flagged_with_the_exact_p():
+    """b 6, c 1 over seven speakers, one changed clip each: the clustered χ² p (0.059 here; 0.025 where found) reads
+    as evidence the exact test (0.125) does not give; under 25 changed clips the p is flagged with the exact one beside it."""
+    import numpy as np
+    import pandas as pd
+    from test_probe import synthetic_row
+
+    from workbench.analysis.compare import compare_results
+    from workbench.analysis.stats import clustered_mcnemar
+
+    spk = [f"s{i % 7}" for i in range(70)]
+    raw = [synthetic_row(f"i{i}", emotion="angry", pred="sad" if i == 6 else "angry", speaker=s)
+           for i, s in enumerate(spk)]
+    other = [dict(r, variant="denoised", pred="sad" if int(r["id"][1:]) < 6 else "angry") for r in raw]
+    right_a = np.array([r["pred"] == r["emotion"] for r in raw])
+    right_b = np.array([r["pred"] == r["emotion"] for r in other])
+    got = clustered_mcnemar(right_a, right_b, spk)
+    assert (got["b"], got["c"], got["discordant_clusters"]) == (6, 1, 7) and got["p"] < 0.1
+    assert "only 7 clips changed (b 6, c 1)" in got["note"] and "exact McNemar p = 0.12" in got["note"]
+    _, (c,), _ = compare_results(pd.DataFrame(raw + other), baseline="raw", n_boot=20)
+    assert "only 7 clips changed" in c.interval_flags().get("mcnemar", "") and "only 7 clips changed" in c.render()
+    assert "only 7 clips changed" in c.to_dict()["interval_flags"]["mcnemar"]
