@@ -85,3 +85,22 @@ def test_the_confidence_shift_interval_resamples_speakers_where_they_are_known_a
     assert "interval resampling the 12 speakers" in c.render() and c.to_dict()["confidence_shift_unit"].startswith("interval resampling the 12")
     _, (plain,), _ = compare_results(pd.DataFrame([dict(r, speaker="") for r in raw + other]), baseline="raw", n_boot=50)
     assert "(95 % t interval over items, n=120)" in plain.render()
+
+
+def test_a_two_group_uar_gap_gives_the_signed_difference_whose_interval_may_hold_0_and_more_groups_say_max_min_cannot():
+    """Two groups of one skill (each clip right with p 0.75): max − min over resamples is never below 0, so "gap 0.088
+    [0.006, 0.200]" read as a real gap; the signed difference's interval [−0.200, +0.038] holds 0 and says so."""
+    import numpy as np
+
+    from workbench.analysis.groups import analyse_groups, describe_gap
+
+    rng = np.random.default_rng(5)  # by chance m leads f by 0.088: max − min's interval [0.006, 0.200] reads as a gap
+    classes = ["angry", "sad"]
+    t = np.array(classes * 80)
+    p = np.where(rng.random(160) < 0.75, t, np.where(t == "angry", "sad", "angry"))
+    g = np.array(["f", "f", "m", "m"] * 40)
+    gap = analyse_groups(t, p, g, classes, by="gender", n_boot=300).disparities["uar"]
+    assert gap["lo"] > 0 and gap["signed"]["of"] == "f − m" and gap["signed"]["lo"] < 0 < gap["signed"]["hi"]
+    assert not gap["signed"]["excludes_0"] and "includes 0: no gap shown" in describe_gap(gap)
+    three = analyse_groups(t, p, np.array(["a"] * 6 * 9 + ["b"] * 6 * 9 + ["c"] * 52), classes, by="x", n_boot=100).disparities["uar"]
+    assert "signed" not in three and "≥ 0 by construction" in describe_gap(three)
