@@ -104,3 +104,28 @@ def test_a_two_group_uar_gap_gives_the_signed_difference_whose_interval_may_hold
     assert not gap["signed"]["excludes_0"] and "includes 0: no gap shown" in describe_gap(gap)
     three = analyse_groups(t, p, np.array(["a"] * 6 * 9 + ["b"] * 6 * 9 + ["c"] * 52), classes, by="x", n_boot=100).disparities["uar"]
     assert "signed" not in three and "≥ 0 by construction" in describe_gap(three)
+
+
+def test_a_failed_class_coverage_on_the_page_shows_its_bh_q_as_the_screen_does(tmp_path, monkeypatch):
+    """The page's per-class coverage table said "FAILED (below target)" without the Benjamini-Hochberg q over the
+    classes that calibrate's screen prints beside it (one class failing of nine is about what chance gives)."""
+    from test_calibration import planted_run
+
+    from workbench.analysis.calibration import COVERAGE_FAIL
+    from workbench.views import reporting
+
+    real = reporting.calibrate
+
+    def failing(*args, **kw):  # the first class's check failed, with its q (as conformal_summary leaves it)
+        rep = real(*args, **kw)
+        first = next(iter(rep.conformal["lac"]["per_class"].values()))
+        first.update(check=COVERAGE_FAIL, direction="below", q=0.0123)
+        return rep
+
+    monkeypatch.setattr(reporting, "calibrate", failing)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", planted_run(n_speakers=4, per_speaker=60))
+    reporting.calibration_section(tmp_path / "run", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "<b>FAILED (below target)</b>, BH q 0.012 over the classes" in html

@@ -512,7 +512,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     conf_rows, overlap = [], run_training_overlap(_run(run_dir))  # a head on its training speakers: "pass" said with the caveat
     def verdict(v: dict) -> Markup:  # noqa: E306
         tail = "; not independent of the checkpoint's training data" if overlap and v["check"] == "pass" else ""
-        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>") if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"] + tail))
+        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>" + (f", BH q {v['q']:.2g} over the classes" if "q" in v else "")) if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"] + tail))  # the screen's q
 
     for score, d in rep.conformal.items():
         for c, v in d["per_class"].items():
