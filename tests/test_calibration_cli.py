@@ -282,3 +282,21 @@ def test_a_second_calibrate_replaces_the_first_ones_outputs_as_a_set(tmp_path, c
     assert main(["calibrate", str(run_dir), *common]) == 2
     assert "symbolic links" in capsys.readouterr().err and outside.read_bytes() == b"not the workbench's"
     assert (run_dir / "calibration_reliability_3.png").is_symlink()
+
+
+def test_the_kfold_note_is_said_once_on_screen_and_on_the_page(tmp_path, capsys, monkeypatch):
+    """`--scheme none` (or items without a speaker) printed "KFold, 5 shuffled folds: ..." in the header and again as a note."""
+    run_dir = tmp_path / "run"
+    _run_folder(run_dir, planted_run(n_speakers=6, per_speaker=40))
+    assert main(["calibrate", str(run_dir), "--scheme", "none", "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("shuffled folds") == 1, out
+    from workbench.views import reporting
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    df = planted_run(n_speakers=6, per_speaker=40)
+    df["speaker"] = None  # no speaker: the section folds by item and says so
+    _run_folder(tmp_path / "nospk", df)
+    reporting.calibration_section(tmp_path / "nospk", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert html.count("shuffled folds") == 1, html

@@ -36,7 +36,7 @@ def test_compare_prints_the_shift_interval_with_n_proper_p_and_plurals(tmp_path)
     shift = (res.loc["noisy", "confidence"] - res.loc["raw", "confidence"]).to_numpy()
     lo, hi = stats.t.interval(0.95, len(shift) - 1, loc=shift.mean(), scale=stats.sem(shift))
     assert c.n_shift == 31 and c.confidence_shift_ci == pytest.approx((lo, hi))
-    assert f"confidence shift mean {shift.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] (95 % t interval, n=31)" in text, text
+    assert f"confidence shift mean {shift.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] (95 % t interval over items, n=31)" in text, text
     assert "p < 0.0001" in text and "p=0.0000" not in text
     assert "15 label flips among them (+1 among 1 unlabelled item," in text, text
     one = Comparison("raw", "v", 1, (0, 0, 0), (0, 0, 0), 0, 1, 1.0, 1, 0.1, 0.1, n_unlabelled=1, n_flips_unlabelled=1,

@@ -212,7 +212,7 @@ def test_compares_mean_shift_bound_that_rounds_to_zero_keeps_its_digit():
 
     df, c = _clustered_comparison()
     c = dataclasses.replace(c, confidence_shift_mean=0.0019, confidence_shift_ci=(-0.0004, 0.0043), n_shift=40)
-    assert "[-0.0004, +0.004] (95 % t interval, n=40)" in c.render()
+    assert "[-0.0004, +0.004] (95 % t interval over items, n=40)" in c.render()
     fig = plot_comparison(df, c)
     assert "[-0.0004, +0.004]" in fig.axes[0].get_legend().get_texts()[0].get_text()
     plt.close(fig)

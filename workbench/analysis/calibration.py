@@ -314,7 +314,7 @@ class CalibrationReport:
             lines.append(f"  (accuracy here: {self.accuracy_scope})")
         for score, d in self.conformal.items():
             lines.append(conformal_line(score, d, self.alpha))
-        lines.extend(f"  note: {n}" for n in self.notes)
+        lines.extend(f"  note: {n}" for n in self.notes if n != self.folds)  # the fold note is said once, in the header
         return "\n".join(lines)
 
 

@@ -220,11 +220,18 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
 
 
 def class_share_note(per_class: dict[str, dict]) -> str:
-    """Words for per-class precision and recall intervals over speakers resting on under 90 % of their resamples
-    (``precision_resamples``, ``recall_resamples``: precision is undefined where a resample of the speakers never
-    predicts the class, recall where it holds none of it), or ``""``; the exact intervals over items drop nothing."""
-    return "; ".join(f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
-                     if (w := thin_note(v.get(f"{what}_resamples"))))
+    """Words for per-class precision and recall intervals that show less than they seem, or ``""``: intervals of no
+    width (a class recalled 35 of 35 in every resample of the speakers reads "1.000 [1.000, 1.000]", a certainty no
+    one measured: the exact interval over those items reaches 0.900), as F1's are flagged (:func:`class_f1_note`), and
+    intervals over speakers resting on under 90 % of their resamples (``precision_resamples``, ``recall_resamples``:
+    precision is undefined where a resample of the speakers never predicts the class, recall where it holds none of
+    it); the exact intervals over items drop nothing and never collapse."""
+    flat = [f"{what} of {c}" for c, v in per_class.items() for what in ("precision", "recall")
+            if None not in (v.get(f"{what}_ci") or [None]) and zero_width_note(*v[f"{what}_ci"], 0)]  # a card's null: none
+    words = ([f"zero-width interval ({', '.join(flat)}): every resample of the speakers gives the same value, so no "
+              "uncertainty is shown (not a measured certainty)"] if flat else [])
+    return "; ".join([f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
+                      if (w := thin_note(v.get(f"{what}_resamples")))] + words)
 
 
 def class_heads(unit: dict | None) -> tuple[str, str, str]:

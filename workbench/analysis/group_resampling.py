@@ -153,6 +153,7 @@ class Extremes:
         self.lo: np.ndarray | None = None
         self.groups = 0
         self.present: np.ndarray | None = None  # per resample: the groups that had a value
+        self.pair: list[np.ndarray] = []  # the first two groups' resamples: two groups get a signed difference (signed())
 
     def add(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
@@ -160,9 +161,16 @@ class Extremes:
         self.lo = values.copy() if self.lo is None else np.fmin(self.lo, values)
         self.present = (0 if self.present is None else self.present) + ~np.isnan(values)
         self.groups += 1
+        if len(self.pair) < 2:
+            self.pair.append(values.copy())
 
     def gaps(self) -> np.ndarray:
         """Largest minus smallest of each resample over every group added; NaN where one of them had no value there (a
         recall whose class none of the speakers drawn has): the gap over fewer groups is another figure, left out and
         counted by the interval (:func:`_interval`), as every undefined resample is."""
         return np.where(self.present == self.groups, self.hi - self.lo, np.nan)
+
+    def signed(self) -> np.ndarray | None:
+        """First minus second group of each resample where exactly two groups were added (None otherwise): max − min is
+        |first − second|, never below 0, so its interval cannot hold 0; this one can, and says whether the gap is real."""
+        return self.pair[0] - self.pair[1] if self.groups == 2 else None

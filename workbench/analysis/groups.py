@@ -177,6 +177,13 @@ def _gap(values: dict[str, float], extremes: Extremes, level: float, n_items: in
         out["note"] = flat.replace(" item(s):", f" item(s) in {len(names)} groups:", 1)
     if thin := thin_note(bounds):
         out["note"] = "; ".join(filter(None, (out.get("note"), f"{thin.replace('undefined in the others', f'undefined in one of the {len(names)} groups in the others')}")))
+    if (diffs := extremes.signed()) is not None:  # two groups: the signed difference, whose interval may hold 0
+        s_lo, s_hi = _interval(diffs, level)
+        out["signed"] = {"of": f"{names[0]} − {names[1]}", "diff": float(point[0] - point[1]), "lo": s_lo, "hi": s_hi,
+                         "excludes_0": bool(s_lo > 0 or s_hi < 0)}
+    else:  # several groups: say what max − min cannot do
+        out["by_construction"] = (f"max − min over {len(names)} groups is ≥ 0 by construction (noise alone makes it positive), "
+                                  "so its interval never holds 0 and cannot test 'no gap'")
     return out
 
 
@@ -190,6 +197,11 @@ def describe_gap(gap: dict, what: str = "UAR") -> str:
     else:
         text = (f"{what} gap {gap['gap']:.3f} [{gap['lo']:.3f}, {gap['hi']:.3f}] "
                 f"({ends(gap['highest_groups'], 'highest')} − {ends(gap['lowest_groups'], 'lowest')})")
+    if sg := gap.get("signed"):
+        text += (f"; signed {sg['of']} {sg['diff']:+.3f} [{sg['lo']:+.3f}, {sg['hi']:+.3f}], "
+                 + ("excludes 0" if sg["excludes_0"] else "includes 0: no gap shown between the two groups"))
+    elif gap.get("by_construction") and gap["gap"] != 0:
+        text += f"; {gap['by_construction']}"
     if gap.get("note"):
         text += f" [{gap['note']}]"
     return text

@@ -501,6 +501,8 @@ MCNEMAR_TESTS = {True: "clustered McNemar over the speakers (Durkalski et al. 20
 
 #: fewer speakers than this holding the clips that changed: the clustered McNemar p is flagged (``note``)
 MCNEMAR_MIN_CLUSTERS = 5
+#: fewer changed clips (b + c) than this: the clustered χ²(1) p is anti-conservative (McNemar's asymptotic rule: b + c ≥ 25; b 6, c 1: p 0.025, exact 0.125)
+MCNEMAR_MIN_DISCORDANT = 25
 
 
 def clustered_mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], clusters: Sequence) -> dict:
@@ -510,7 +512,7 @@ def clustered_mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], clusters
     variance ``b + c`` assumes the discordant items independent; a speaker whose clips all move one way makes it far
     too small.  With every item its own cluster the statistic is the plain asymptotic McNemar's.  Returns
     ``{"test", "b", "c", "statistic", "p", "clusters", "discordant_clusters", "note"}`` (p 1 with no discordant item;
-    ``note`` non-empty when fewer than :data:`MCNEMAR_MIN_CLUSTERS` speakers hold the discordant items)."""
+    ``note`` when under :data:`MCNEMAR_MIN_CLUSTERS` speakers hold, or under :data:`MCNEMAR_MIN_DISCORDANT` items are, discordant)."""
     from scipy.stats import chi2
 
     a, b_ = np.asarray(right_a, dtype=bool), np.asarray(right_b, dtype=bool)
@@ -525,6 +527,9 @@ def clustered_mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], clusters
     note = (f"only {counted(moved, 'speaker')} hold{'s' * (moved == 1)} the {int(b + c)} clips that changed: the clustered McNemar "
             f"test has that many independent units and its χ² p measures nothing (one speaker gives X² = 1, p = 0.32, "
             f"whatever the counts); read b and c per speaker" if 0 < moved < MCNEMAR_MIN_CLUSTERS else "")
+    few = (f"only {int(b + c)} clips changed (b {int(b)}, c {int(c)}): under {MCNEMAR_MIN_DISCORDANT} the χ² p of the clustered test is "
+           f"anti-conservative; the exact McNemar {p_words(mcnemar_exact(int(b), int(c)))} (clips as independent)" if 0 < b + c < MCNEMAR_MIN_DISCORDANT else "")
+    note = "; ".join(filter(None, (note, few)))
     return {"test": "clustered McNemar (Durkalski et al. 2003)", "b": int(b), "c": int(c), "statistic": stat,
             "p": float(chi2.sf(stat, 1)) if denominator > 0 else 1.0, "clusters": g, "discordant_clusters": moved, "note": note}
 

@@ -490,7 +490,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
                      + "; ".join(f"{d['ece']:.3f} over {prose(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
     # a skipped score's note is said once, beside the sets' table (it was also a Note here, the same sentence twice)
-    parts += [f"<p><b>Note:</b> {prose(_sentence(n))}</p>" for n in rep.notes if n not in rep.conformal_skipped.values()]  # a sentence, as the probe's notes
+    parts += [f"<p><b>Note:</b> {prose(_sentence(n))}</p>" for n in rep.notes if n not in rep.conformal_skipped.values() and n != rep.folds]  # a sentence, as the probe's notes
     def cell(value: float, ci, name: str) -> Markup:  # a zero-width interval is marked where it is shown
         mark = rep.flat_mark(name)
         return Markup(f"{value:.3f} [{_fmt(ci[0])}, {_fmt(ci[1])}]" + (f" <b>{esc(mark.strip())}</b>" if mark else ""))
@@ -511,7 +511,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     conf_rows, overlap = [], run_training_overlap(_run(run_dir))  # a head on its training speakers: "pass" said with the caveat
     def verdict(v: dict) -> Markup:  # noqa: E306
         tail = "; not independent of the checkpoint's training data" if overlap and v["check"] == "pass" else ""
-        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>") if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"] + tail))
+        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>" + (f", BH q {v['q']:.2g} over the classes" if "q" in v else "")) if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"] + tail))  # the screen's q
 
     for score, d in rep.conformal.items():
         for c, v in d["per_class"].items():

@@ -81,9 +81,12 @@ class Comparison:
     n_unlabelled: int = 0
     n_flips_unlabelled: int = 0
     restricted: bool = False  # every label above is the argmax over the corpus's classes
-    # the mean shift's 95 % Student-t interval over the n_shift paired items it averages (labelled or not)
+    # the mean shift's 95 % interval over the n_shift paired items it averages (labelled or not): speakers resampled
+    # where every item's speaker is known (the Δ intervals' rule), else the Student-t interval over items
     confidence_shift_ci: tuple[float, float] = (float("nan"), float("nan"))
     n_shift: int = 0
+    #: what that interval is over, in words: "t interval over items" or "bootstrap resampling the N speakers, t-corrected"
+    confidence_shift_unit: str = "t interval over items"
     # each class of the variant's truth that is one class of the baseline's under another name, on the same items
     # (a fine-tuned head's anger is its parent's angry): {class: the baseline's class}
     class_pairs: dict = field(default_factory=dict)
@@ -132,9 +135,9 @@ class Comparison:
         flags = {name: "; ".join(filter(None, (zero_width_note(d[1], d[2], self.n_paired), thin_note(self.delta_resamples.get(name)))))
                  for name, d in (("delta_wa", self.delta_wa), ("delta_uar", self.delta_uar))}
         lo, hi = self.confidence_shift_ci
-        if lo == lo and hi == lo:  # a t interval has no width only when every item shifts by the same amount
+        if lo == lo and hi == lo:  # no width: every item (or every resample of the speakers) shifts by the same amount
             flags["confidence_shift"] = (f"zero-width interval [{lo:+.3f}, {hi:+.3f}]: all {self.n_shift} paired items shift by the "
-                                         "same amount, so it shows no uncertainty (not a measured certainty)")
+                                         f"same amount ({self.confidence_shift_unit}), so it shows no uncertainty (not a measured certainty)")
         if self.mcnemar_clustered and self.mcnemar_clustered.get("note"):  # one speaker holding every change: X² = 1 always
             flags["mcnemar"] = self.mcnemar_clustered["note"]
         if self.interval_unit["note"] and self.n_paired:  # too few speakers to resample: a caveat on its own line too
@@ -162,7 +165,7 @@ class Comparison:
                 f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)")
                if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
-            + (f"[{signed_bound(self.confidence_shift_ci[0])}, {signed_bound(self.confidence_shift_ci[1])}] (95 % t interval, n={self.n_shift})"
+            + (f"[{signed_bound(self.confidence_shift_ci[0])}, {signed_bound(self.confidence_shift_ci[1])}] (95 % {self.confidence_shift_unit}, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
             + flags_text(self.interval_flags())
         )
@@ -251,6 +254,19 @@ def _scores_over_union(a, b, rename: dict[str, str] | None = None) -> tuple[np.n
     return matrix(a, {c: c for c in score_labels(a)}), matrix(b, cols_b)
 
 
+def _shift_interval(shift: np.ndarray, clusters, unit: dict, *, n_boot: int, seed: int) -> tuple[tuple[float, float], int, str]:
+    """The mean confidence shift's 95 % interval, its n and its unit in words: with every item's speaker known
+    (``clusters``), the speakers resampled and the t-corrected percentile rule every speaker interval follows
+    (:func:`~workbench.analysis.interval_rule.speaker_interval_bounds`, through :func:`paired_bootstrap_delta`); else
+    the Student-t interval over items (a t interval over clips of a few voices was far too narrow)."""
+    if clusters is None or len(shift) < 2:
+        _, lo, hi, n = mean_t_interval(shift)
+        return (lo, hi), n, "t interval over items"
+    shift = np.asarray(shift, dtype=float)
+    d = paired_bootstrap_delta(lambda _t, s: float(np.mean(s)), shift, np.zeros_like(shift), shift, n=n_boot, seed=seed, clusters=clusters)
+    return (d[1], d[2]), len(shift), f"interval resampling the {unit['clusters']} speakers, t-corrected percentile"
+
+
 def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int, clusters=None):
     """Δ WA and Δ UAR (b − a) when the two runs have different label sets, each scored against its own truth.
 
@@ -309,7 +325,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed, clusters=clusters)
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = top["conf_b"] - top["conf_a"]
-    _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
+    (shift_lo, shift_hi), n_shift, shift_unit = _shift_interval(shift, *speaker_resampling(a), n_boot=n_boot, seed=seed)
     # a head's anger is its parent's angry: the same class under B's name is no flip, and each run is right or wrong
     # against its own truth (B's anger against B's anger, not against A's angry)
     pairs = corresponding_classes(top["truth_a"], top["truth_b"])
@@ -335,7 +351,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int((flipped & is_labelled).sum()),
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
-        confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
+        confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, confidence_shift_unit=shift_unit, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
         restricted=restrict, class_pairs=pairs, interval_unit=unit,
         delta_resamples={k: c for k, d in (("delta_wa", delta_wa), ("delta_uar", delta_uar)) if (c := resamples_kept(d))},
         mcnemar_clustered=clustered_mcnemar(right_a, right_b, clusters) if clusters is not None and len(y) else None,
@@ -496,7 +512,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     mean, (lo, hi) = comparison.confidence_shift_mean, comparison.confidence_shift_ci  # the screen's figure, with its interval
     if mean == mean:
         ax1.axvline(mean, color="#cc3311", lw=1.2, label=f"mean shift {mean:+.3f} " + (
-            f"[{signed_bound(lo)}, {signed_bound(hi)}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
+            f"[{signed_bound(lo)}, {signed_bound(hi)}] (95 % {'t' if comparison.confidence_shift_unit.startswith('t ') else 'over ' + str(comparison.interval_unit.get('clusters')) + ' speakers'}, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
         if lo == lo and hi > lo:
             ax1.axvspan(lo, hi, color="#cc3311", alpha=0.2, lw=0)
     # the legend under the axis, not in it: inside, it was drawn over the histogram's tallest bars near 0;

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, row_targets, split_speakers
-from workbench.analysis.groups import chance_uar, class_f1_note, figure_flags, never_predicted_note, small_class_note
+from workbench.analysis.groups import chance_uar, class_f1_note, class_share_note, figure_flags, never_predicted_note, small_class_note
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.analysis.metrics_groups import with_speaker_class_intervals
@@ -82,8 +82,9 @@ def per_class_scores(t: np.ndarray, preds: dict[str, np.ndarray], classes: Seque
 
 def class_checks(table: dict[str, dict], n: int) -> list[str]:
     """What a per-class table's figures fail, in ``metrics``' words: F1 intervals of no width or from too few items,
+    precision and recall intervals of no width or from under 90 % of their resamples,
     classes with too few items (their figures anecdotes), classes never predicted (precision 0/0)."""
-    notes = [class_f1_note(table, n), small_class_note({c: int(v["support"]) for c, v in table.items()}), never_predicted_note(table)]
+    notes = [class_f1_note(table, n), class_share_note(table), small_class_note({c: int(v["support"]) for c, v in table.items()}), never_predicted_note(table)]
     return [note for note in notes if note]
 
 
