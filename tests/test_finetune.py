@@ -171,15 +171,15 @@ def test_folder_holds_the_corpus_classes_with_boredom_and_a_card(emodb_head, emo
     assert {"finetuned", "probe", "parent_mapped"} <= set(ev) and ev["finetuned"]["uar_ci"][0] <= ev["finetuned"]["uar"]
     # the parent's nine classes have no boredom: mapped, it can never be right there
     assert ev["per_class"]["boredom"]["recall_parent_mapped"] == 0.0
-    # each recall comes with its hits of n and the exact interval (scipy's Clopper–Pearson, computed here independently)
-    from scipy.stats import binomtest
-
+    # each recall comes with its hits of n and an interval over the speakers, as metrics gives it (recompute16: these were
+    # the exact ones over clips under a header naming the speakers; tests/test_recompute_independent.py recomputes them
+    # by a plain cluster bootstrap): a recall of 0 in every resample is [0, 0], flagged as an interval of no width
     for c, d in ev["per_class"].items():
         for who in ("finetuned", "parent_mapped"):
             assert d[f"recall_{who}"] == pytest.approx(d[f"hits_{who}"] / d["n"])
-            ci = binomtest(d[f"hits_{who}"], d["n"]).proportion_ci(method="exact")
-            assert d[f"recall_{who}_ci"] == pytest.approx([ci.low, ci.high])
-    assert ev["per_class"]["boredom"]["recall_parent_mapped_ci"][0] == 0.0 and ev["per_class"]["boredom"]["recall_parent_mapped_ci"][1] > 0
+            lo, hi = d[f"recall_{who}_ci"]
+            assert 0.0 <= lo <= hi <= 1.0
+    assert ev["per_class"]["boredom"]["recall_parent_mapped_ci"] == [0.0, 0.0]
     assert card["checkpoint"]["weights_sha256"] == file_sha256(out / "model.safetensors", remember=False)
     assert "random weights" in card.get("warning", "").lower() or "random" in card.get("warning", "").lower()
 
