@@ -91,3 +91,21 @@ def test_the_cue_checkpoint_through_onnx_says_its_own_warning_not_random_weights
 
     graph = load_onnx_model(net.export_folder, dtype="float32", device="cpu")  # the export loaded on its own
     assert graph.info.random_weights is False and graph.info.warning == torch_info.warning
+
+
+def test_a_weights_file_far_larger_than_the_config_allows_is_refused_before_it_is_hashed(ckpt, own_model_cache, monkeypatch):
+    """A 30 GB sparse model.safetensors was hashed in full (minutes of reading zeros) before it was refused."""
+    from workbench.errors import ModelError
+    from workbench.model import building, weights
+    from workbench.model.building import describe_checkpoint
+
+    (ckpt / "model.pt").unlink()
+    with open(ckpt / "model.safetensors", "wb") as f:
+        f.truncate(30 * 10**9)  # sparse: no disk used
+    monkeypatch.setattr(weights.files, "sha256_file", lambda p: pytest.fail(f"hashed: {p}"))
+    monkeypatch.setattr(building, "file_sha256", lambda p, **k: pytest.fail(f"hashed: {p}"))
+    for attempt in (lambda: describe_checkpoint(str(ckpt)), lambda: _load(ckpt)):
+        with pytest.raises(ModelError) as err:
+            attempt()
+        assert "30,000,000,000 bytes" in err.value.message and "at most about" in err.value.message
+        assert "model.safetensors" in str(err.value.source)
