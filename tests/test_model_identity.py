@@ -109,3 +109,23 @@ def test_a_weights_file_far_larger_than_the_config_allows_is_refused_before_it_i
             attempt()
         assert "30,000,000,000 bytes" in err.value.message and "at most about" in err.value.message
         assert "model.safetensors" in str(err.value.source)
+
+
+def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_again(tmp_path, monkeypatch, caplog):
+    """projection_tsne_cache.npz with its coordinates edited and its key intact was reused as the run's projection."""
+    import workbench.analysis.embeddings as E
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    emb = E.load_run_embeddings(rf.path)
+    xy, cached = E.project_run(emb, "tsne", seed=0)
+    path = rf.path / "projection_tsne_cache.npz"
+    with np.load(path) as z:
+        stored = dict(z)
+    stored["xy"] = stored["xy"] * 0 + 7  # every point moved, the key kept
+    with open(path, "wb") as f:
+        np.savez(f, **stored)
+    with caplog.at_level("WARNING"):
+        again, cached = E.project_run(emb, "tsne", seed=0)
+    assert not cached and not np.allclose(again, 7) and "do not match the checksum" in caplog.text
+    assert E.project_run(emb, "tsne", seed=0)[1]  # written again with its checksum: reused
