@@ -129,3 +129,25 @@ def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_
         again, cached = E.project_run(emb, "tsne", seed=0)
     assert not cached and not np.allclose(again, 7) and "do not match the checksum" in caplog.text
     assert E.project_run(emb, "tsne", seed=0)[1]  # written again with its checksum: reused
+
+
+def test_a_fusion_json_whose_numbers_were_edited_under_its_key_is_not_reused(tmp_path, caplog):
+    """fusion.json's figures edited with its key intact were reused: the report said "Reused…" over numbers nobody fit."""
+    from workbench.analysis.fusion import cached_fusion, fusion_key, write_sealed_json
+    from workbench.runs.folder import RunFolder
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    params = {"text_model": "m", "n_boot": 20, "folds": 2}
+    payload = {"metrics": {"speech": {"uar": 0.41}}, "key": fusion_key(rf.path, **params)}
+    write_sealed_json(RunFolder(rf.path), "fusion.json", payload)
+    assert cached_fusion(rf.path, **params)["metrics"]["speech"]["uar"] == 0.41
+    path = rf.path / "fusion.json"
+    path.write_text(path.read_text().replace("0.41", "0.93"))
+    with caplog.at_level("WARNING"):
+        assert cached_fusion(rf.path, **params) is None
+    assert "do not match the checksum" in caplog.text
+    stored = json.loads(path.read_text())
+    del stored["content_sha256"]  # one written before checksums, or with it removed: not trusted either
+    path.write_text(json.dumps(stored))
+    assert cached_fusion(rf.path, **params) is None
