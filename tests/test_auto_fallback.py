@@ -27,7 +27,7 @@ def _refuse_writes_below(monkeypatch, folder: pathlib.Path) -> None:
 
 
 def test_auto_takes_pytorch_when_its_onnx_export_is_damaged_in_a_cache_that_cannot_be_written(tiny_model, monkeypatch):
-    checksum = tiny_model.info.checksum
+    checksum = tiny_model.info.identity
     ModelRef("tiny", device="cpu", dtype="auto").load()  # the measurement and the export, made once (the session's cache)
     fastpath.ensure_export(tiny_model)
     path = fastpath.record_path(checksum)
@@ -81,7 +81,7 @@ def test_the_fallbacks_reason_and_its_recorded_expected_seconds_give_the_same_fi
     from workbench.model import auto_fallback
 
     ModelRef("tiny", device="cpu", dtype="auto").load()  # the session's measurement, cached
-    record = fastpath.cached_record(tiny_model.info.checksum)
+    record = fastpath.cached_record(tiny_model.info.identity)
     assert record is not None
     stale = {name: 99.0 for name in record["paths"]}  # what a process without torch had recorded
     precision = {"requested": "auto", "chosen": "onnx-float32", "reason": "…", "expected_seconds": stale}

@@ -318,7 +318,7 @@ def measured(tiny_model):
     real record (or none) is put back afterwards, for the other tests that share the cache."""
     from workbench.model import fastpath
 
-    checksum = tiny_model.info.checksum
+    checksum = tiny_model.info.identity
     path = fastpath.record_path(checksum)
     before = fastpath._read_json(path)
 
@@ -326,7 +326,7 @@ def measured(tiny_model):
         ok = {"ok": True, "agreement": {"top1_same": 8, "clips": 8, "top1_agreement": 1.0, "max_abs_delta_score": 0.0,
                                         "cosine_min": 1.0}}
         fastpath._write_json(path, {  # a whole record: auto re-checks what it reads (fastpath.record_problem)
-            "format": fastpath.RECORD_FORMAT, "cpu": fastpath.cpu_identity(), "checkpoint_sha256": checksum,
+            "format": fastpath.RECORD_FORMAT, "cpu": fastpath.cpu_identity(), "checkpoint_identity_sha256": checksum,
             "versions": fastpath.versions(), "measured": "2026-12-05T00:00:00+00:00", "clips": {"n": 4, "seed": 1},
             "paths": {"float32": {"seconds": torch_s, "ok": True}, "onnx-float32": {"seconds": onnx_s, **ok}}})
 
@@ -343,7 +343,7 @@ def test_gradient_free_passes_use_the_onnx_export_only_where_it_measured_faster(
     from workbench.explain.scoring import forward_backend, onnx_forward
     from workbench.model import fastpath
 
-    checksum = tiny_model.info.checksum
+    checksum = tiny_model.info.identity
     fastpath.ensure_export(tiny_model)
     measured(torch_s=0.09, onnx_s=0.03)
     assert forward_backend(checksum, "float32", "cpu") == "onnxruntime" and onnx_forward(tiny_model) is not None
@@ -366,8 +366,8 @@ def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree
 
     fastpath.ensure_export(tiny_model)
     measured(torch_s=0.09, onnx_s=0.03)
-    assert forward_backend(tiny_model.info.checksum, "float32", "cpu") == "onnxruntime"
-    assert forward_backend(tiny_model.info.checksum, "bfloat16", "cpu") == "torch"
+    assert forward_backend(tiny_model.info.identity, "float32", "cpu") == "onnxruntime"
+    assert forward_backend(tiny_model.info.identity, "bfloat16", "cpu") == "torch"
     fast, exact = ClassScore(tiny_model), ClassScore(tiny_model, forward=None)
     assert fast.forward is not None and exact.forward is None and "onnxruntime" in fast.forward_name
     waves = np.stack([_clip(1.0, seed=s) for s in range(3)])

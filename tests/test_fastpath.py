@@ -132,7 +132,7 @@ def test_auto_loads_a_measured_path_and_says_so_once(auto_net, tiny_model):
     assert net.info.dtype == precision["chosen"] and net.info.checksum == tiny_model.info.checksum
     record = json.loads(open(precision["measurement"]).read())
     assert set(record["paths"]) == {"float32", *fastpath.CPU_PATHS}
-    assert record["cpu"] == fastpath.cpu_identity() and record["checkpoint_sha256"] == tiny_model.info.checksum
+    assert record["cpu"] == fastpath.cpu_identity() and record["checkpoint_sha256"] == tiny_model.info.checksum and record["checkpoint_identity_sha256"] == tiny_model.info.identity
     assert sum(line.startswith("dtype auto → ") for line in heard) == 1
     for name, p in record["paths"].items():  # every usable path's start-up, from a fresh process
         if p.get("ok"):
@@ -162,7 +162,7 @@ def test_the_measurement_is_reused_and_redone_when_versions_change(auto_net, tin
     net, _ = auto_net
     again = ModelRef("tiny", device="cpu", dtype="auto").load()
     assert again.precision["measured_now"] is False and again.precision["measured"] == net.precision["measured"]
-    checksum = tiny_model.info.checksum
+    checksum = tiny_model.info.identity
     assert fastpath.cached_record(checksum) is not None
     monkeypatch.setattr(fastpath, "versions", lambda: {"torch": "0.0", "onnxruntime": "0.0", "workbench": "0"})
     assert fastpath.cached_record(checksum) is None  # another torch/onnxruntime: measured again
@@ -176,8 +176,9 @@ def test_the_measurement_is_reused_and_redone_when_versions_change(auto_net, tin
 
 def test_the_export_is_made_once_verified_and_reused(auto_net, tiny_model):
     folder, verified = fastpath.ensure_export(tiny_model)
-    assert folder == fastpath.export_folder(tiny_model.info.checksum)
+    assert folder == fastpath.export_folder(tiny_model.info.identity)  # keyed by weights + config.yaml + tokens.txt
     assert verified["source_checksum_sha256"] == tiny_model.info.checksum
+    assert verified["source_identity_sha256"] == tiny_model.info.identity != tiny_model.info.checksum
     for graph in ("float32", "int8"):
         assert verified["graphs"][graph]["agreement"]["clips"] == fastpath.VERIFY_CLIPS
     assert verified["graphs"]["float32"]["ok"] and verified["graphs"]["float32"]["agreement"]["max_abs_delta_score"] < 1e-3
@@ -187,28 +188,28 @@ def test_the_export_is_made_once_verified_and_reused(auto_net, tiny_model):
 
 
 def test_an_export_of_another_checkpoint_is_not_trusted(auto_net, tiny_model):
-    folder = fastpath.export_folder(tiny_model.info.checksum)
+    folder = fastpath.export_folder(tiny_model.info.identity)
     verified_path = folder / fastpath.VERIFIED_FILE
     original = verified_path.read_text()
     try:
         tampered = json.loads(original)
-        tampered["source_checksum_sha256"] = "0" * 64
+        tampered["source_identity_sha256"] = "0" * 64
         verified_path.write_text(json.dumps(tampered))
-        assert fastpath.cached_export(tiny_model.info.checksum) is None
+        assert fastpath.cached_export(tiny_model.info.identity) is None
         (folder / "model.int8.onnx").rename(folder / "gone")
         verified_path.write_text(original)
-        assert fastpath.cached_export(tiny_model.info.checksum) is None  # a graph missing
+        assert fastpath.cached_export(tiny_model.info.identity) is None  # a graph missing
         (folder / "gone").rename(folder / "model.int8.onnx")
-        assert fastpath.cached_export(tiny_model.info.checksum) is not None
+        assert fastpath.cached_export(tiny_model.info.identity) is not None
         undigested = json.loads(original)
         del undigested["graph_sha256"]  # an export verified by a workbench that recorded no digests: made again
         verified_path.write_text(json.dumps(undigested))
-        assert fastpath.cached_export(tiny_model.info.checksum) is None
+        assert fastpath.cached_export(tiny_model.info.identity) is None
         older = json.loads(original)  # graphs built by an older recipe (slower, or other values): exported again
         for revision in (fastpath.EXPORT_REVISION - 1, None):
             older["export_revision"] = revision
             verified_path.write_text(json.dumps(older))
-            assert fastpath.cached_export(tiny_model.info.checksum) is None
+            assert fastpath.cached_export(tiny_model.info.identity) is None
     finally:
         verified_path.write_text(original)
 
@@ -220,14 +221,14 @@ def test_a_damaged_cached_export_is_made_again_not_refused_on_every_run(auto_net
     from workbench.model.ref import ModelRef
 
     fastpath.ensure_export(tiny_model)
-    folder = fastpath.export_folder(tiny_model.info.checksum)
+    folder = fastpath.export_folder(tiny_model.info.identity)
     graph = folder / "model.onnx"
     good = graph.read_bytes()
     graph.write_bytes(good[: len(good) // 3])
-    assert fastpath.cached_export(tiny_model.info.checksum) is None
+    assert fastpath.cached_export(tiny_model.info.identity) is None
     net = ModelRef("tiny", device="cpu", dtype="onnx-float32").load()
     assert len(graph.read_bytes()) > len(good) // 3  # exported again
-    assert fastpath.cached_export(tiny_model.info.checksum) is not None
+    assert fastpath.cached_export(tiny_model.info.identity) is not None
     clip = np.sin(np.arange(16000, dtype=np.float32) / 7) * 0.1
     assert np.allclose(net.predict([clip])[0].scores, tiny_model.predict([clip])[0].scores, atol=1e-4)
 
@@ -325,7 +326,7 @@ def test_a_record_path_taken_by_a_folder_or_a_link_costs_the_record_not_the_run(
     from workbench.model.ref import ModelRef
 
     monkeypatch.setattr(fastpath, "_measure_start_ups", lambda *a, **k: None)  # the fresh-process timing is not at issue
-    path = fastpath.record_path(tiny_model.info.checksum)
+    path = fastpath.record_path(tiny_model.info.identity)
     saved = path.read_bytes()
     elsewhere = tmp_path / "elsewhere.json"
     elsewhere.write_text("{}")
@@ -393,15 +394,15 @@ def test_an_export_of_another_checkpoint_under_this_ones_name_is_made_again(auto
         shutil.rmtree(ours)
         shutil.copytree(theirs, ours)
         verified = json.loads((ours / fastpath.VERIFIED_FILE).read_text())
-        verified["source_checksum_sha256"] = tiny_model.info.checksum
+        verified["source_identity_sha256"] = tiny_model.info.identity
         (ours / fastpath.VERIFIED_FILE).write_text(json.dumps(verified))
         with caplog.at_level("WARNING", logger="workbench.model.fastpath"):
-            assert fastpath.cached_export(tiny_model.info.checksum) is None
-        assert f"is not of checkpoint {tiny_model.info.checksum[:16]} (its files name {other.info.checksum[:16]})" in caplog.text
+            assert fastpath.cached_export(tiny_model.info.identity) is None
+        assert f"is not of checkpoint {tiny_model.info.identity[:16]} (its files name {other.info.identity[:16]})" in caplog.text
     finally:
         shutil.rmtree(ours, ignore_errors=True)
         shutil.copytree(kept, ours)
-    assert fastpath.cached_export(tiny_model.info.checksum) is not None  # this checkpoint's own export is used
+    assert fastpath.cached_export(tiny_model.info.identity) is not None  # this checkpoint's own export is used
 
 
 def test_a_checkpoints_own_warning_is_said_when_auto_loads_it_through_onnx(tmp_path, caplog):

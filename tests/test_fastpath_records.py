@@ -22,7 +22,7 @@ def record(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(fastpath, "cpu_identity", lambda: {"model": "test CPU", "threads": 2, "flags": []})
     monkeypatch.setattr(fastpath, "versions", lambda: {"torch": "t", "onnxruntime": "o", "workbench": "w"})
-    return {"format": fastpath.RECORD_FORMAT, "cpu": fastpath.cpu_identity(), "checkpoint_sha256": CHECKSUM,
+    return {"format": fastpath.RECORD_FORMAT, "cpu": fastpath.cpu_identity(), "checkpoint_sha256": CHECKSUM, "checkpoint_identity_sha256": CHECKSUM,
             "versions": fastpath.versions(), "clips": {"n": 4}, "measured": "2025-01-01T00:00:00+00:00",
             "paths": {"float32": {"seconds": 1.0, "x_float32": 1.0, "ok": True, "start_seconds": 2.0},
                       "int8": {"seconds": 0.5, "x_float32": 2.0, "ok": True, "start_seconds": 2.0, "agreement": GOOD},

@@ -147,11 +147,11 @@ def test_a_cached_onnx_export_that_is_or_holds_a_link_is_made_again_not_refused(
         one = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
         graph = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], name, [one],
                                                     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]))
-        graph.metadata_props.add(key="workbench.source_checksum_sha256", value=json.dumps(checksum))
+        graph.metadata_props.add(key="workbench.source_identity_sha256", value=json.dumps(checksum))
         onnx.save(graph, str(folder / name))
-    (folder / "model.json").write_text(json.dumps({"source_checksum_sha256": checksum}))
+    (folder / "model.json").write_text(json.dumps({"source_identity_sha256": checksum}))
     (folder / fastpath.VERIFIED_FILE).write_text(json.dumps({
-        "source_checksum_sha256": checksum, "onnxruntime": fastpath.ort_version(), "export_revision": fastpath.EXPORT_REVISION,
+        "source_identity_sha256": checksum, "onnxruntime": fastpath.ort_version(), "export_revision": fastpath.EXPORT_REVISION,
         "graph_sha256": {n: file_sha256(folder / n, remember=False) for n in (fastpath.ONNX_FILE, fastpath.ONNX_INT8_FILE)}}))
     assert fastpath.cached_export(checksum)[0] == folder
     (folder / fastpath.ONNX_FILE).rename(folder / "real.onnx")

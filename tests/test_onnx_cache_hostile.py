@@ -40,7 +40,7 @@ def test_a_graph_copied_over_the_other_precisions_name_is_refused(export_int8, t
 
 def test_a_damaged_cached_export_is_made_again_with_one_line(tiny_model, caplog):
     fastpath.ensure_export(tiny_model)
-    folder = fastpath.export_folder(tiny_model.info.checksum)
+    folder = fastpath.export_folder(tiny_model.info.identity)
     with open(folder / ONNX_INT8_FILE, "r+b") as f:
         f.truncate(1000)
     with caplog.at_level(logging.WARNING, logger="workbench.model.fastpath"):
@@ -48,7 +48,7 @@ def test_a_damaged_cached_export_is_made_again_with_one_line(tiny_model, caplog)
     lines = [r.getMessage() for r in caplog.records if "is made again" in r.getMessage()]
     # the export was looked up twice (for the measurement, then to make it), and the same warning printed twice
     assert lines == [f"the cached ONNX export {folder} changed since it was verified ({ONNX_INT8_FILE}): it is made again"]
-    assert found == folder and fastpath.cached_export(tiny_model.info.checksum) is not None  # made again, intact
+    assert found == folder and fastpath.cached_export(tiny_model.info.identity) is not None  # made again, intact
     assert load_onnx_model(folder, dtype="int8").info.dtype == "int8"
 
 
@@ -57,7 +57,7 @@ def test_an_interrupted_export_leaves_no_temporary_in_the_cache_and_a_killed_one
     import subprocess
     import sys
 
-    folder = fastpath.export_folder(tiny_model.info.checksum)
+    folder = fastpath.export_folder(tiny_model.info.identity)
     shutil.rmtree(folder, ignore_errors=True)
 
     def interrupt_at_the_check(line):  # Ctrl-C (or SIGTERM, which the CLI turns into the same) while the graphs are checked
@@ -79,4 +79,4 @@ def test_an_interrupted_export_leaves_no_temporary_in_the_cache_and_a_killed_one
     code = ("from workbench.model.network import load_model; from workbench.model import fastpath; "
             "fastpath.ensure_export(load_model('tiny', device='cpu'))")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    assert not killed.exists() and fastpath.cached_export(tiny_model.info.checksum) is not None
+    assert not killed.exists() and fastpath.cached_export(tiny_model.info.identity) is not None

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from conftest import REPO, speech_like
 from workbench.cli import build_parser
-from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fusion_key
+from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fusion_key, write_sealed_json
 from workbench.runs.driver import run
 from workbench.runs.folder import RunFolder
 from workbench.views import reporting
@@ -40,7 +40,7 @@ def _planted(run_dir, **params) -> dict:
                "excluded": {}, "late_weights": [0.3, 0.7], "warnings": ["a <b>warning</b>"],
                "metrics": {"speech": {"uar": 0.5, "uar_ci": [0.25, None], "wa": 0.5, "wa_ci": [0.25, 0.75]}},
                "vs_speech": {}, "text_checks": {}, "key": fusion_key(run_dir, **params)}
-    RunFolder.open(run_dir).write_json("fusion.json", payload)
+    write_sealed_json(RunFolder.open(run_dir), "fusion.json", payload)  # with the checksum of its contents
     return payload
 
 

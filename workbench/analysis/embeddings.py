@@ -15,6 +15,7 @@ reference pairs, is in :mod:`workbench.analysis.similarity`).
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import textwrap
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from workbench.engine.core import score_sources
 from workbench.errors import ConfigError, printable, WorkbenchError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 
+logger = logging.getLogger(__name__)
 #: cached 2-D projections in a run folder, one fixed file per slow method (PCA is fast and never cached)
 PROJECTION_CACHE = {"umap": "projection_umap_cache.npz", "tsne": "projection_tsne_cache.npz"}
 from workbench.serialize import figure_text, save_figure
@@ -462,10 +464,15 @@ def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tu
         cached = None
     xy = cached.get("xy") if isinstance(cached, dict) and str(cached.get("key")) == key else None
     if xy is not None and xy.ndim == 2 and xy.shape == (len(matrix), 2):
-        return np.asarray(xy, dtype=np.float32), True
+        xy = np.ascontiguousarray(xy, dtype=np.float32)  # the numbers must be the ones written: a content checksum
+        if str(cached.get("xy_sha256")) == hashlib.sha256(xy.tobytes()).hexdigest():  # (an edit under an intact key was reused)
+            return xy, True
+        logger.warning("%s: its coordinates do not match the checksum written with them (edited, or written before checksums): "
+                       "the %s projection is computed again", PROJECTION_CACHE[method], method)
     xy = project(matrix, method, seed=seed)
-    arr = np.asarray(xy, dtype=np.float32)
-    rf.write_artifact(PROJECTION_CACHE[method], lambda f: np.savez(f, key=np.asarray(key), xy=arr))
+    arr = np.ascontiguousarray(xy, dtype=np.float32)
+    digest = hashlib.sha256(arr.tobytes()).hexdigest()
+    rf.write_artifact(PROJECTION_CACHE[method], lambda f: np.savez(f, key=np.asarray(key), xy=arr, xy_sha256=np.asarray(digest)))
     return xy, False
 
 

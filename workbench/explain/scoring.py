@@ -182,18 +182,19 @@ def onnx_forward(model: Any) -> Any | None:
     machine measured it faster than PyTorch (:func:`forward_backend`); never made here. Max |Δ log p| ~5e-7.
     """
     info = getattr(model, "info", None)
-    if info is None or str(info.device) != "cpu" or info.dtype != "float32" or not info.checksum:
+    key = getattr(info, "identity", None) if info is not None else None  # the export's key: weights + config + tokens
+    if info is None or str(info.device) != "cpu" or info.dtype != "float32" or not key:
         return None
-    if forward_backend(info.checksum, info.dtype, str(info.device)) != "onnxruntime":
+    if forward_backend(key, info.dtype, str(info.device)) != "onnxruntime":
         return None  # asked each time: a measurement made since may have found PyTorch faster
-    if info.checksum not in _FORWARDS:
+    if key not in _FORWARDS:
         try:
             # one intra-op thread, a batch's parts run at once on the cores (run_bounded's split)
-            _FORWARDS[info.checksum] = load_onnx_model(fastpath.export_folder(info.checksum), dtype="float32", device="cpu", threads=1)
+            _FORWARDS[key] = load_onnx_model(fastpath.export_folder(key), dtype="float32", device="cpu", threads=1)
         except (ModelError, ConfigError, OSError) as exc:  # a damaged export: PyTorch scores, as without one
             logger.info("the ONNX export of %s is not used for explanations: %s", info.id, exc)
             return None
-    return _FORWARDS[info.checksum]
+    return _FORWARDS[key]
 
 
 def forward_backend(checksum: str | None, dtype: str, device: str) -> str:

@@ -38,7 +38,7 @@ def torch_instead(ref: Any, precision: dict | None, exc: OSError, *, job_clips: 
     folder = unwritable_folder(exc)
     if folder is None or not precision or precision.get("requested") != "auto":
         raise exc
-    checksum = ref.describe().info.checksum
+    checksum = ref.describe().info.identity  # what the auto record is keyed by
     record = fastpath.cached_record(checksum) if checksum else None
     chosen, reason = (fastpath.choose(record, allow_onnx=False, job_clips=job_clips) if record is not None
                       else ("float32", "no measurement to choose another path from"))

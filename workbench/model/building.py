@@ -40,7 +40,7 @@ from workbench.model.hub import cached_hub_checkpoint, require_hub
 from workbench.model.memory import keep_freed_memory, release_freed_memory
 from workbench.model.prepack import float32_linear_route, prepack_linears, route_float32_linears
 from workbench.model.precision import cpu_vendor
-from workbench.model.weights import check_weights_fit, file_sha256, load_weights, short_error, weights_file
+from workbench.model.weights import check_weights_fit, checkpoint_identity, file_sha256, load_weights, short_error, weights_file
 
 #: the precisions the PyTorch network loads in
 TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
@@ -74,6 +74,9 @@ class _ModelInfo:
     temperature: float | None = None  # scores are softmax(logits / temperature); None: as the checkpoint gives them
     float32_math: str | None = None  # float32 on CUDA: how its matmuls and convolutions run (:func:`exact_float32`)
     remake: str | None = None  # a seeded random checkpoint: the command that writes it again (its seed and architecture)
+    #: what the caches of its outputs are keyed by: sha256 over the weights' sha256, config.yaml, tokens.txt and a
+    #: head's card (:func:`~workbench.model.weights.checkpoint_identity`); ``checksum`` stays the weights' own
+    identity: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -294,6 +297,7 @@ def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | No
     info.random_weights = random_info is not None or bool(card_parent.get("random_weights"))
     # a reader of the run without its checkpoint folder makes the same weights again (the recorded sha256 checks them)
     info.remake = remake_command(random_info)
+    info.identity = checkpoint_identity(model_dir, info.checksum)
     return info
 
 

@@ -124,6 +124,11 @@ def _check_network(model_conf: dict, cfg_path: Path) -> None:
 MAX_PARAMETERS = 2_000_000_000
 #: the fewest bytes a weights file spends on one parameter (float16 / bfloat16)
 MIN_BYTES_PER_PARAMETER = 2
+#: the most bytes a weights file may hold per parameter :func:`implied_parameters` counts: float64 (8 bytes), times 3 for
+#: what that lower bound leaves out and a checkpoint may carry (the EMA teacher's copy, the pre-training decoder, biases;
+#: the generated checkpoints hold 4.2 to 5.5 bytes per counted parameter), plus :data:`WEIGHTS_ALLOWANCE_BYTES`
+MAX_BYTES_PER_PARAMETER = 24
+WEIGHTS_ALLOWANCE_BYTES = 64 * 2**20
 
 
 def implied_parameters(model_conf: dict) -> int:
@@ -175,6 +180,12 @@ def _check_implied_size(model_conf: dict, cfg_path: Path, weights: Path | None) 
                          f"bytes even in float16), but its weights file {weights.name} holds only {held:,} bytes; the "
                          "config and the weights do not belong together.", source=str(cfg_path),
                          fix="use the config.yaml that came with these weights (or the weights that came with this config).")
+    most = count * MAX_BYTES_PER_PARAMETER + WEIGHTS_ALLOWANCE_BYTES
+    if held is not None and held > most:  # refused before it is read or hashed (a 30 GB sparse file was hashed in full)
+        raise ModelError(f"its weights file {weights.name} holds {held:,} bytes, and the network config.yaml describes (at least "
+                         f"{count:,} parameters) can use at most about {most:,} ({MAX_BYTES_PER_PARAMETER} bytes a parameter, "
+                         "EMA copy and decoder included): the weights are not this network's, or not weights.", source=str(weights),
+                         fix="use the weights file that came with this config.yaml (download the checkpoint again).")
 
 
 def _feature_layers(spec: Any, key: str, cfg_path: Path) -> list:

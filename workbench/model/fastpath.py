@@ -169,7 +169,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         _stale(folder, "is, or holds, a symbolic link")
         return None
     verified = _read_json(folder / VERIFIED_FILE)
-    if (verified is None or verified.get("source_checksum_sha256") != checksum
+    if (verified is None or verified.get("source_identity_sha256") != checksum
             or verified.get("onnxruntime") != ort_version() or verified.get("export_revision") != EXPORT_REVISION
             or not all((folder / f).is_file() for f in (ONNX_FILE, ONNX_INT8_FILE))):
         return None
@@ -186,8 +186,8 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
             _stale(folder, f"changed since it was verified ({name})")
             return None
     try:  # another checkpoint's graphs under this one's name, verified.json edited to match, were scored as this one
-        stated = {(_read_json(folder / META_FILE) or {}).get("source_checksum_sha256")} | {graph_facts(
-            folder / n, source=str(folder), sha256=recorded[n])[0]["stamped"].get("source_checksum_sha256") for n in (ONNX_FILE, ONNX_INT8_FILE)}
+        stated = {(_read_json(folder / META_FILE) or {}).get("source_identity_sha256")} | {graph_facts(
+            folder / n, source=str(folder), sha256=recorded[n])[0]["stamped"].get("source_identity_sha256") for n in (ONNX_FILE, ONNX_INT8_FILE)}
     except ModelError:
         stated = set()
     if stated != {checksum}:
@@ -231,7 +231,7 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
     ``verified.json`` (``graphs.<dtype>.agreement`` and ``.ok``).  A graph that fails the check stays in the
     folder, marked, and is never chosen by ``auto``.
     """
-    checksum = reference_model.info.checksum
+    checksum = reference_model.info.identity  # weights + config.yaml + tokens.txt + card: what the graph computes
     if not checksum:
         raise ModelError("the model has no checksum, so its export cannot be cached.", source=reference_model.info.id,
                          fix="load the model from a checkpoint folder or a hub id.")
@@ -273,7 +273,7 @@ def _export_and_verify(reference_model: Any, tmp: Path, checksum: str, say: Call
         graph = load_onnx_model(tmp, dtype=dtype, device="cpu")
         figures = agreement_figures(reference, graph.predict(clips))
         graphs[dtype] = {"agreement": figures, "ok": acceptable(figures)}
-    verified = {"source_checksum_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
+    verified = {"source_checksum_sha256": reference_model.info.checksum, "source_identity_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
                 "export_revision": EXPORT_REVISION, "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
                 "graph_sha256": {name: file_sha256(tmp / name, remember=False) for name in (ONNX_FILE, ONNX_INT8_FILE)},
                 "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -289,19 +289,19 @@ def _float32(ref: Any) -> Any:
 
 def _checksum(ref: Any, progress: Callable[[str], None] | None) -> str:
     """The weights' sha256 from the files alone, or (a hub id not downloaded, or pinned to a revision) by loading."""
-    checksum = _float32(ref).describe().info.checksum
-    return checksum or _float32(ref).load(progress=progress).info.checksum
+    checksum = _float32(ref).describe().info.identity
+    return checksum or _float32(ref).load(progress=progress).info.identity
 
 
 def onnx_export_for(ref: Any, *, progress: Callable[[str], None] | None = None) -> tuple[Path, dict, Any]:
     """The cached, verified ONNX export of the checkpoint ``ref`` names (made here on first use), its verification
     record, and the checkpoint's provenance record (id, path, checksum) for the ONNX model to carry."""
     base = _float32(ref).describe().info
-    found = cached_export(base.checksum) if base.checksum else None
+    found = cached_export(base.identity) if base.identity else None
     if found is None:
         reference = _float32(ref).load(progress=progress)
         found = ensure_export(reference, progress=progress)
-        if not base.checksum:  # a hub id not downloaded before, or pinned to a revision: the loaded model knows it
+        if not base.identity:  # a hub id not downloaded before, or pinned to a revision: the loaded model knows it
             base = reference.info
     folder, verified = found
     return folder, verified, base
@@ -342,7 +342,7 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
     (large: about 4 GB), once per checkpoint and machine."""
     say = progress or (lambda line: None)
     reference = _float32(ref).load(progress=progress)
-    checksum = reference.info.checksum
+    checksum = reference.info.identity
     clips = check_clips(MEASURE_CLIPS, seed=1)
     audio_seconds = sum(len(c) for c in clips) / SAMPLE_RATE
     say(f"measuring the precisions once on this CPU ({MEASURE_CLIPS} seeded clips, {audio_seconds:.1f} s of audio, "
@@ -379,10 +379,10 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
     for name in ("bfloat16", "int8"):
         replace(_float32(ref), dtype=name).forget()  # the chosen one loads again; the others are freed
     _measure_start_ups(paths, reference.info.path, say)
-    record = {"format": RECORD_FORMAT, "cpu": cpu_identity(), "checkpoint_sha256": checksum, "versions": versions(),
+    record = {"format": RECORD_FORMAT, "cpu": cpu_identity(), "checkpoint_sha256": reference.info.checksum,
+              "checkpoint_identity_sha256": checksum, "versions": versions(),
               "clips": {"n": MEASURE_CLIPS, "seed": 1, "audio_seconds": round(audio_seconds, 2)}, "paths": paths,
-              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     try:
         _write_json(record_path(checksum), record)
     except (files.UnsafePathError, OSError) as exc:  # a shared cache that cannot take it costs a measurement, not the run
@@ -500,7 +500,7 @@ def cached_record(checksum: str) -> dict | None:
     :func:`record_problem` asks (a record edited since is measured again, with a warning naming it)."""
     path = record_path(checksum)
     record = _read_json(path)
-    if (record is None or record.get("format") != RECORD_FORMAT or record.get("checkpoint_sha256") != checksum
+    if (record is None or record.get("format") != RECORD_FORMAT or record.get("checkpoint_identity_sha256") != checksum
             or record.get("cpu") != cpu_identity() or record.get("versions") != versions()):
         return None
     problem = record_problem(record)
@@ -580,7 +580,7 @@ def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None,
         reason += f"; each batch cut in {split} parts run at once, measured faster here"
     precision = {"requested": "auto", "chosen": chosen, "reason": reason,
                  "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
-                 "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
+                 "measured": record["measured"], "measurement": str(record_path(checksum)),
                  "measured_now": fresh, "job_clips": job_clips, "onnx_split": split,
                  "expected_seconds": {name: round(v, 2) for name in record["paths"]
                                       if (v := expected_seconds(record, name, job_clips)) is not None},

@@ -546,18 +546,21 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
                          fix="export the model again.") from exc
     # the banner comes from what cannot be edited away: the graph's own stamp and the source weights' checksum
     # against the generated checkpoints this machine knows; model.json can add it, never remove it
-    random_weights = bool(meta.get("random_weights")) or bool(stamped.get("random_weights")) or any(
-        generated_checksum(c) is not None for c in (stamped.get("source_checksum_sha256"), meta.get("source_checksum_sha256"), checksum))
+    # (a generated checkpoint of another kind, the `cue` one, says its own warning: "RANDOM WEIGHTS" contradicted PyTorch's
+    # SYNTHETIC CUES and random_weights false for the same weights)
+    generated = [g for c in (stamped.get("source_checksum_sha256"), meta.get("source_checksum_sha256"), checksum) if (g := generated_checksum(c))]
+    random_weights = bool(meta.get("random_weights")) or bool(stamped.get("random_weights")) or any(g.get("kind") == "random" for g in generated)
+    own = next((str(g["warning"]) for g in generated if isinstance(g.get("warning"), str)), None)
     temperature = meta.get("temperature")
     info = _ModelInfo(
         id=f"{meta.get('source_model')} (onnx {chosen})", kind="onnx", hub=None, revision=None, path=str(folder.resolve()),
         checksum=checksum, parameters=int(meta.get("parameters") or 0), embed_dim=int(meta.get("embed_dim") or 0),
         device=str(device), dtype=chosen, labels=list(meta["labels"]), random_weights=random_weights,
         load_seconds=time.perf_counter() - t0, funasr_version=None,
-        warning=RANDOM_WEIGHTS_BANNER if random_weights else None, temperature=temperature, float32_math=float32_math,
+        warning=RANDOM_WEIGHTS_BANNER if random_weights else own, temperature=temperature, float32_math=float32_math,
     )
-    if random_weights:
-        logger.warning(RANDOM_WEIGHTS_BANNER)
+    if info.warning:
+        logger.warning(info.warning)
     model = OnnxModel(session, meta, info)
     model.split = split if device == "cpu" else 1
     model.opened = opened  # "kept": the optimised graph kept for this CPU (onnx_optimized); "made", "source", "failed check"

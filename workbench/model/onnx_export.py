@@ -390,7 +390,7 @@ def recorded_check(folder: str | os.PathLike) -> Any:
 
 
 #: keys of the graph's own metadata (``metadata_props``): what model.json says about identity, inside the file it describes
-GRAPH_META_KEYS = ("labels", "source_checksum_sha256", "random_weights", "temperature")
+GRAPH_META_KEYS = ("labels", "source_checksum_sha256", "source_identity_sha256", "random_weights", "temperature")
 
 
 def _stamp_identity(path: Path, meta: dict) -> None:
@@ -432,6 +432,7 @@ def model_metadata(model: Emotion2vecModel, *, temperature: float | None = None)
         "attention_heads": attention_heads(model.network),
         "source_model": info.id,
         "source_checksum_sha256": info.checksum,
+        "source_identity_sha256": getattr(info, "identity", None),  # weights + config.yaml + tokens.txt + card
         "source_path": info.path,
         "parameters": info.parameters,
         "workbench_version": __version__,

@@ -242,3 +242,35 @@ def short_error(exc: BaseException) -> str:
     """The last line of an exception's message (at most 300 characters), for an error that names the input already."""
     text = str(exc).strip().splitlines()
     return (text[-1] if text else type(exc).__name__)[:300]
+
+
+#: the small files of a checkpoint folder that change its network's output beside the weights: the network's shape
+#: (config.yaml: num_heads 2 → 4 keeps every weight's shape), the class order (tokens.txt) and a fine-tuned head's card
+IDENTITY_FILES = ("config.yaml", "tokens.txt", "training_card.json")
+#: a version of what :func:`checkpoint_identity` covers: a change to it keys every cache anew (never an old entry served)
+IDENTITY_REVISION = "identity/1"
+#: the most bytes read of one identity file (each is checked for size where it is read: a config is a few kB)
+IDENTITY_FILE_MAX_BYTES = 16 * 2**20
+
+
+def checkpoint_identity(model_dir: str | os.PathLike | None, weights_sha256: str | None) -> str | None:
+    """What the caches of a checkpoint's outputs are keyed by (predictions, the ONNX export, the ``--dtype auto``
+    record): sha256 over :data:`IDENTITY_REVISION`, the weights' sha256 (memoised by :func:`file_sha256`, not read
+    again) and the bytes of each of :data:`IDENTITY_FILES` (small: read on every load; absent ones count as absent).
+
+    Keyed by the weights' checksum alone, a config.yaml edited afterwards (num_heads 2 → 4) or a tokens.txt reordered
+    kept serving the old network's cached predictions, graph and precision choice.  ``None`` without weights' sha256."""
+    import hashlib
+
+    if not weights_sha256:
+        return None
+    parts = [IDENTITY_REVISION, weights_sha256]
+    for name in IDENTITY_FILES:
+        p = Path(model_dir) / name if model_dir is not None else None
+        try:
+            with open(p, "rb") as f:  # type: ignore[arg-type]
+                data = f.read(IDENTITY_FILE_MAX_BYTES + 1)
+            parts.append(f"{name}:{hashlib.sha256(data).hexdigest()}")
+        except (OSError, TypeError):
+            parts.append(f"{name}:absent")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -1,0 +1,153 @@
+"""A checkpoint's identity: what the caches of its outputs are keyed by covers every file that changes them
+(weights, config.yaml, tokens.txt, a head's card), not the weights' checksum alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from test_runs import make_dataset
+from workbench.runs.driver import run
+
+
+@pytest.fixture
+def ckpt(tmp_path):
+    from workbench.model.generated import ensure_random_checkpoint
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(ensure_random_checkpoint("tiny"), folder)
+    return folder
+
+
+def _load(folder):
+    from workbench.model.network import clear_cache, load_model
+
+    clear_cache()
+    return load_model(str(folder), device="cpu", dtype="float32")
+
+
+def test_a_run_after_config_yaml_was_edited_scores_again(tmp_path, ckpt, own_model_cache):
+    """config.yaml's num_heads 2 → 4 keeps every weight's shape and the weights' sha256, and changes every score: the
+    second run served the first network's cached predictions (12 of 12 rows cached) under the new config."""
+    manifest = make_dataset(tmp_path, n=3, bad=False)
+    cache = tmp_path / "cache"
+    before = _load(ckpt)
+    first = run(manifest, out_dir=tmp_path / "a", model=before, cache_dir=cache)
+    assert first.n_cached == 0 and run(manifest, out_dir=tmp_path / "b", model=before, cache_dir=cache).n_cached == 3
+    config = (ckpt / "config.yaml").read_text(encoding="utf-8")
+    assert "num_heads: 2" in config
+    (ckpt / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    after = _load(ckpt)
+    assert after.info.checksum == before.info.checksum  # the weights are the same file
+    assert after.info.identity != before.info.identity
+    second = run(manifest, out_dir=tmp_path / "c", model=after, cache_dir=cache)
+    assert second.n_cached == 0
+    a, c = first.results(), second.results()
+    cols = [col for col in a.columns if col.startswith("score_")]
+    assert not np.allclose(a[cols].to_numpy(float), c[cols].to_numpy(float), atol=1e-6)
+    model = json.loads((tmp_path / "c" / "summary.json").read_text())["model"]
+    assert model["checksum"] == after.info.checksum and model["identity"] == after.info.identity
+
+
+def test_the_identity_covers_tokens_and_the_card_and_not_the_weights_twice(ckpt, own_model_cache, monkeypatch):
+    from workbench.model import building, weights
+    from workbench.model.building import describe_checkpoint
+
+    base = describe_checkpoint(str(ckpt)).info
+    assert base.identity and base.identity != base.checksum
+    assert _load(ckpt).info.identity == base.identity  # the same from the files alone as from the loaded network
+    lines = (ckpt / "tokens.txt").read_text(encoding="utf-8").splitlines()
+    (ckpt / "tokens.txt").write_text("\n".join([lines[1], lines[0], *lines[2:]]) + "\n", encoding="utf-8")
+    reordered = describe_checkpoint(str(ckpt)).info
+    assert reordered.checksum == base.checksum and reordered.identity != base.identity
+    (ckpt / "training_card.json").write_text("{}", encoding="utf-8")
+    assert weights.checkpoint_identity(ckpt, base.checksum) != reordered.identity
+    # the weights are hashed once (the stat-keyed memo), never again for the identity
+    monkeypatch.setattr(weights.files, "sha256_file", lambda p: pytest.fail(f"hashed again: {p}"))
+    monkeypatch.setattr(building, "file_sha256", weights.file_sha256)
+    assert describe_checkpoint(str(ckpt)).info.checksum == base.checksum
+
+
+@pytest.mark.slow
+def test_the_cue_checkpoint_through_onnx_says_its_own_warning_not_random_weights(caplog):
+    """``--model cue`` through ONNX wrote "RANDOM WEIGHTS" to the log (its weights' checksum is in the registry of
+    generated checkpoints, counted as random whatever its kind) while PyTorch said SYNTHETIC CUES, random_weights false."""
+    from workbench.labels import RANDOM_WEIGHTS_BANNER
+    from workbench.model.ref import ModelRef
+
+    torch_info = ModelRef("cue", device="cpu", dtype="float32").load().info
+    assert torch_info.random_weights is False and torch_info.warning
+    ModelRef("cue", device="cpu", dtype="onnx-float32").load()  # the export is made
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        net = ModelRef("cue", device="cpu", dtype="onnx-float32").load()
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert net.info.random_weights is False and net.info.warning == torch_info.warning
+    assert RANDOM_WEIGHTS_BANNER not in said and torch_info.warning in said
+    from workbench.model.onnx_backend import load_onnx_model
+
+    graph = load_onnx_model(net.export_folder, dtype="float32", device="cpu")  # the export loaded on its own
+    assert graph.info.random_weights is False and graph.info.warning == torch_info.warning
+
+
+def test_a_weights_file_far_larger_than_the_config_allows_is_refused_before_it_is_hashed(ckpt, own_model_cache, monkeypatch):
+    """A 30 GB sparse model.safetensors was hashed in full (minutes of reading zeros) before it was refused."""
+    from workbench.errors import ModelError
+    from workbench.model import building, weights
+    from workbench.model.building import describe_checkpoint
+
+    (ckpt / "model.pt").unlink()
+    with open(ckpt / "model.safetensors", "wb") as f:
+        f.truncate(30 * 10**9)  # sparse: no disk used
+    monkeypatch.setattr(weights.files, "sha256_file", lambda p: pytest.fail(f"hashed: {p}"))
+    monkeypatch.setattr(building, "file_sha256", lambda p, **k: pytest.fail(f"hashed: {p}"))
+    for attempt in (lambda: describe_checkpoint(str(ckpt)), lambda: _load(ckpt)):
+        with pytest.raises(ModelError) as err:
+            attempt()
+        assert "30,000,000,000 bytes" in err.value.message and "at most about" in err.value.message
+        assert "model.safetensors" in str(err.value.source)
+
+
+def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_again(tmp_path, monkeypatch, caplog):
+    """projection_tsne_cache.npz with its coordinates edited and its key intact was reused as the run's projection."""
+    import workbench.analysis.embeddings as E
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    emb = E.load_run_embeddings(rf.path)
+    xy, cached = E.project_run(emb, "tsne", seed=0)
+    path = rf.path / "projection_tsne_cache.npz"
+    with np.load(path) as z:
+        stored = dict(z)
+    stored["xy"] = stored["xy"] * 0 + 7  # every point moved, the key kept
+    with open(path, "wb") as f:
+        np.savez(f, **stored)
+    with caplog.at_level("WARNING"):
+        again, cached = E.project_run(emb, "tsne", seed=0)
+    assert not cached and not np.allclose(again, 7) and "do not match the checksum" in caplog.text
+    assert E.project_run(emb, "tsne", seed=0)[1]  # written again with its checksum: reused
+
+
+def test_a_fusion_json_whose_numbers_were_edited_under_its_key_is_not_reused(tmp_path, caplog):
+    """fusion.json's figures edited with its key intact were reused: the report said "Reused…" over numbers nobody fit."""
+    from workbench.analysis.fusion import cached_fusion, fusion_key, write_sealed_json
+    from workbench.runs.folder import RunFolder
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    params = {"text_model": "m", "n_boot": 20, "folds": 2}
+    payload = {"metrics": {"speech": {"uar": 0.41}}, "key": fusion_key(rf.path, **params)}
+    write_sealed_json(RunFolder(rf.path), "fusion.json", payload)
+    assert cached_fusion(rf.path, **params)["metrics"]["speech"]["uar"] == 0.41
+    path = rf.path / "fusion.json"
+    path.write_text(path.read_text().replace("0.41", "0.93"))
+    with caplog.at_level("WARNING"):
+        assert cached_fusion(rf.path, **params) is None
+    assert "do not match the checksum" in caplog.text
+    stored = json.loads(path.read_text())
+    del stored["content_sha256"]  # one written before checksums, or with it removed: not trusted either
+    path.write_text(json.dumps(stored))
+    assert cached_fusion(rf.path, **params) is None
