@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -147,16 +148,19 @@ class _Session:
         return str(dtype) if dtype else (self.recorded.dtype if self.recorded else None)
 
     def model_key(self) -> dict | None:
-        """The model part of a cache key: the loaded model's weights checksum, dtype, temperature and device kind;
-        before loading, the run's recorded ones when the model is the run's (``None``: only loading can tell)."""
+        """The model part of a cache key: the loaded model's identity (weights, config, tokens, card: a config edited
+        since is another model), dtype, temperature and device kind; before loading, the run's recorded ones when the
+        model is the run's (``None``: only loading can tell)."""
         if self.net is not None:
             i = self.net.info
-            return _model_key(i.checksum, i.dtype, i.temperature, str(i.device))
+            return _model_key(getattr(i, "identity", None) or i.checksum, i.dtype, i.temperature, str(i.device))
         ref = model_ref_from_args(self.args, base=self.recorded or ModelRef())
-        if not ref.checksum:
+        info = self.rf.summary.get("model") if self.rf is not None and self.args.model is None else None
+        identity = info.get("identity") if isinstance(info, dict) else None
+        if not ref.checksum or not (isinstance(identity, str) and re.fullmatch(r"[0-9a-f]{64}", identity)):
             return None
         dtype = "float32" if ref.dtype in ("auto", "int8") or ref.dtype.startswith("onnx-") else ref.dtype  # as load(gradients=True) does
-        return _model_key(ref.checksum, dtype, ref.temperature, auto_device() if ref.device == "auto" else ref.device)
+        return _model_key(identity, dtype, ref.temperature, auto_device() if ref.device == "auto" else ref.device)
 
     def settings(self, words_digest: str | None) -> dict:
         """The explanation's parameters, as the cache key holds them."""
@@ -165,10 +169,10 @@ class _Session:
                 "n_random": N_RANDOM, "seeds": len(STABILITY_SEEDS), "span_s": 0.3, "words": words_digest}
 
 
-def _model_key(checksum: str | None, dtype: str, temperature: float | None, device: str) -> dict:
+def _model_key(identity: str | None, dtype: str, temperature: float | None, device: str) -> dict:
     device = "cuda" if str(device).startswith("cuda") else str(device)
-    return {"checksum": checksum, "dtype": dtype, "temperature": None if temperature in (None, 1.0) else float(temperature),
-            "device": device, "forward": forward_backend(checksum, dtype, device), "path": cache_precision(dtype, device)}
+    return {"checksum": identity, "dtype": dtype, "temperature": None if temperature in (None, 1.0) else float(temperature),
+            "device": device, "forward": forward_backend(identity, dtype, device), "path": cache_precision(dtype, device)}
 
 
 #: a run item's scores, recomputed by explain, must equal the row's within this (probability units), float32
