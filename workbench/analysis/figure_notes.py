@@ -230,8 +230,10 @@ def class_share_note(per_class: dict[str, dict]) -> str:
             if None not in (v.get(f"{what}_ci") or [None]) and zero_width_note(*v[f"{what}_ci"], 0)]  # a card's null: none
     words = ([f"zero-width interval ({', '.join(flat)}): every resample of the speakers gives the same value, so no "
               "uncertainty is shown (not a measured certainty)"] if flat else [])
+    # a figure undefined on all the items (a class never predicted: precision 0/0, shown as —) has no interval to
+    # call rough: "interval from 0 of 1000 resamples" under a "—" repeated the never-predicted note as a contradiction
     return "; ".join([f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
-                      if (w := thin_note(v.get(f"{what}_resamples")))] + words)
+                      if v.get(what) == v.get(what) and (w := thin_note(v.get(f"{what}_resamples")))] + words)
 
 
 def class_heads(unit: dict | None) -> tuple[str, str, str]:
