@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from test_calibration_cli import _run_folder
 
@@ -32,3 +33,20 @@ def test_a_class_never_predicted_gets_no_rough_interval_flag_on_its_undefined_pr
     assert "never predicted (sad)" in shown and "precision of sad" not in shown
     flags = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]["flags"]
     assert "precision of sad" not in flags.get("class_shares", "") and "sad" in flags["never_predicted"]
+
+
+def test_the_confusion_matrix_title_names_a_thin_class_interval_with_its_count_not_a_bare_class(tmp_path):
+    """The demo's confusion matrix title ended "…; precision of angry": the per-class note cut at its first colon.  A
+    thin interval keeps its count in the title, every class it names, and no stray "read it as rough" part."""
+    from test_thin_intervals16 import _one_speaker_class
+
+    from workbench.analysis.figure_notes import flagged_title
+    from workbench.analysis.metrics import run_metrics
+
+    _run_folder(tmp_path / "run", _one_speaker_class())
+    rep = run_metrics(tmp_path / "run", by=(), figures=False, n_boot=200)["raw"]
+    kept = rep.per_class["sad"]["recall_resamples"]["kept"]
+    title = " ".join(flagged_title("raw", rep.flags(), width_in=60).split())
+    assert f"precision of sad: interval from {kept} of 200 resamples" in title
+    assert f"recall of sad: interval from {kept} of 200 resamples" in title
+    assert "; read it as rough;" not in title and not re.search(r"; (precision|recall|F1) of sad$", title)
