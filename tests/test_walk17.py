@@ -50,3 +50,35 @@ def test_the_confusion_matrix_title_names_a_thin_class_interval_with_its_count_n
     assert f"precision of sad: interval from {kept} of 200 resamples" in title
     assert f"recall of sad: interval from {kept} of 200 resamples" in title
     assert "; read it as rough;" not in title and not re.search(r"; (precision|recall|F1) of sad$", title)
+
+
+def test_the_set_size_figure_says_a_class_coverage_failed_and_its_bh_q():
+    """The demo's conformal figure title read "LAC per class: happy", which does not say what happened to happy; the
+    table beside it says FAILED with the class's Benjamini-Hochberg q.  The title now says both."""
+    import numpy as np
+    from test_calibration import planted_run
+
+    from workbench.analysis.calibration import calibrate
+    from workbench.analysis.calibration_plots import plot_set_sizes
+
+    df = planted_run(n_speakers=8, per_speaker=80)
+    sad = (df["emotion"] == "sad").to_numpy()
+    df.loc[sad, "score_sad"] = 1e-6  # the model never believes a sad clip is sad: its sets miss sad
+    rep = calibrate(df, n_boot=20, folds=4)
+    d = rep.conformal["lac"]
+    from workbench.analysis.calibration_measures import COVERAGE_FAIL
+    assert d["per_class"]["sad"]["check"] == COVERAGE_FAIL and np.isfinite(d["per_class"]["sad"]["q"])
+    title = " ".join(plot_set_sizes(rep).axes[0].get_title().split())
+    assert "LAC coverage FAILS for " in title and f"sad (BH q {d['per_class']['sad']['q']:.2g})" in title
+    assert "per class: " not in title
+
+
+def test_one_class_still_failing_after_bh_reads_in_the_singular():
+    """"after Benjamini-Hochberg over them happy q = 0.0012 still fail" (the demo's calibration warning)."""
+    from test_thin_intervals16 import _class_sets
+
+    import workbench.analysis.calibration_measures as C
+
+    sets, y, classes = _class_sets({1: 48, 2: 30})
+    _, words = C.conformal_checks(C.conformal_summary({"lac": sets}, y, classes, alpha=0.1))
+    assert "still fails" in words[0] and "still fail " not in words[0] + " "
