@@ -82,3 +82,25 @@ def test_one_class_still_failing_after_bh_reads_in_the_singular():
     sets, y, classes = _class_sets({1: 48, 2: 30})
     _, words = C.conformal_checks(C.conformal_summary({"lac": sets}, y, classes, alpha=0.1))
     assert "still fails" in words[0] and "still fail " not in words[0] + " "
+
+
+class _Folder:
+    """What reproduce_warnings reads of a run folder: its reproduction.json and no version note."""
+
+    def __init__(self, repro):
+        self.repro = repro
+
+    def artifact(self, name, default=None):
+        return self.repro if name == "reproduction.json" else default
+
+
+def test_a_rerun_that_reproduces_is_not_shown_in_the_warnings_red_box(monkeypatch):
+    """The re-run report showed "Re-run check …: reproduces my_wavs" in the same red box as RANDOM WEIGHTS, as an
+    alarm; a re-run that does not reproduce keeps the red box and its ⚠."""
+    import workbench.views.provenance as prov
+
+    monkeypatch.setattr(prov, "version_note", lambda rf: None)
+    ok = "".join(prov.reproduce_warnings(_Folder({"line": "reproduces x: 3 rows", "reproduced": True, "reference_dir": "/r/x"})))
+    bad = "".join(prov.reproduce_warnings(_Folder({"line": "!! does NOT reproduce x", "reproduced": False, "reference_dir": "/r/x"})))
+    assert ok.startswith("<blockquote style='background:#efe") and "⚠" not in ok and "reproduces x: 3 rows" in ok
+    assert bad.startswith("<blockquote><b>⚠ Re-run check</b>") and "does NOT reproduce x" in bad
