@@ -104,3 +104,17 @@ def test_a_rerun_that_reproduces_is_not_shown_in_the_warnings_red_box(monkeypatc
     bad = "".join(prov.reproduce_warnings(_Folder({"line": "!! does NOT reproduce x", "reproduced": False, "reference_dir": "/r/x"})))
     assert ok.startswith("<blockquote style='background:#efe") and "⚠" not in ok and "reproduces x: 3 rows" in ok
     assert bad.startswith("<blockquote><b>⚠ Re-run check</b>") and "does NOT reproduce x" in bad
+
+
+def test_the_confidence_shift_counts_a_clip_without_a_speaker_as_no_speaker():
+    """compare of the fine-tuning snippet's runs read "95 % interval resampling the 6 speakers" of the demo set's 5
+    speakers and its tone, which has none; every other interval says "5 speakers and 1 clip without one"."""
+    import numpy as np
+
+    from workbench.analysis.compare.variants import _shift_interval
+    from workbench.analysis.stats import speaker_resampling
+
+    speakers = [f"s{i}" for i in range(5) for _ in range(4)] + [""]
+    clusters, unit = speaker_resampling(speakers)
+    _, n, words = _shift_interval(np.linspace(-0.1, 0.2, len(speakers)), clusters, unit, n_boot=50, seed=0)
+    assert n == 21 and "resampling the 5 speakers and 1 clip without one" in words and "6 speakers" not in words
