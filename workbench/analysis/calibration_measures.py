@@ -531,7 +531,7 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
                          f"{len(d['per_class']) - len(too_few)} classes checked, each at {level}: about "
                          f"{(1 - d['level']) * (len(d['per_class']) - len(too_few)):.2g} would fail by chance alone"
                          + ("" if not any("q" in per[c] for c in failed) else "; after Benjamini-Hochberg over them "
-                            + (", ".join(f"{c} q = {per[c]['q']:.2g}" for c in family) + " still fail" if family else "none fails"))
+                            + (", ".join(f"{c} q = {per[c]['q']:.2g}" for c in family) + (" still fails" if len(family) == 1 else " still fail") if family else "none fails"))
                          + ")")
         if d["uninformative"]:
             parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "

@@ -191,7 +191,10 @@ def plot_set_sizes(report, *, ax=None):
             flags.append(f"{s.upper()} coverage {d['direction']} target")
         failed_classes = [c for c, bad in zip(classes, failed) if bad]
         if failed_classes:
-            flags.append(f"{s.upper()} per class: {', '.join(failed_classes)}")
+            # the class's coverage check FAILED, with its BH q as the table beside it gives it ("LAC per class: happy"
+            # did not say what happened to happy)
+            flags.append(f"{s.upper()} coverage FAILS for " + ", ".join(
+                c + (f" (BH q {per[c]['q']:.2g})" if "q" in per[c] else "") for c in failed_classes))
         if d["uninformative"]:
             flags.append(f"{s.upper()} sets uninformative")
         if (d.get("by_group") or {}).get("flag"):  # the guarantee's exchangeability fails between speakers

@@ -161,12 +161,25 @@ def majority_flag(lo: float, hi: float, counts: dict[str, int]) -> str:
     return ""
 
 
+def _short_note(note: str) -> str:
+    """The short form of a per-class note for a figure's title: each part's words before their details, and for an
+    interval from too few resamples its count (``recall of sad: interval from 677 of 1000 resamples``); cut at the
+    first colon, the title ended on a bare "recall of sad" (the demo's confusion matrix)."""
+    parts = []
+    for part in note.split("; "):
+        if part == "read it as rough":  # the end of a thin interval's own words, not a note of its own
+            continue
+        head, _, rest = part.partition(": ")
+        parts.append(f"{head}: {rest.split(' (')[0]}" if rest.startswith("interval from ") else head.split(" [")[0])
+    return "; ".join(parts)
+
+
 def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize: float = 11) -> str:
     """A figure's title ``text`` and, on a line of its own, ``!!`` with the short form of each flag (figure key → the
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted", "class_f1", "class_shares") else [])
+        short.setdefault(_short_note(v) if k in ("class_f1", "class_shares") else v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted", "class_f1", "class_shares") else [])
     if short:
         # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
         text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))
@@ -230,8 +243,10 @@ def class_share_note(per_class: dict[str, dict]) -> str:
             if None not in (v.get(f"{what}_ci") or [None]) and zero_width_note(*v[f"{what}_ci"], 0)]  # a card's null: none
     words = ([f"zero-width interval ({', '.join(flat)}): every resample of the speakers gives the same value, so no "
               "uncertainty is shown (not a measured certainty)"] if flat else [])
+    # a figure undefined on all the items (a class never predicted: precision 0/0, shown as —) has no interval to
+    # call rough: "interval from 0 of 1000 resamples" under a "—" repeated the never-predicted note as a contradiction
     return "; ".join([f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
-                      if (w := thin_note(v.get(f"{what}_resamples")))] + words)
+                      if v.get(what) == v.get(what) and (w := thin_note(v.get(f"{what}_resamples")))] + words)
 
 
 def class_heads(unit: dict | None) -> tuple[str, str, str]:

@@ -107,7 +107,10 @@ def reproduce_warnings(rf: Any) -> list[str]:
         mark = "" if repro.get("reproduced") else "⚠ "
         # "does NOT reproduce head" named a folder by its last word only: a reader of the page could not tell which run
         of = f" of {code(published_path(repro['reference_dir']))}" if isinstance(repro.get("reference_dir"), str) else ""
-        out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>{of}: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
+        # a re-run that reproduces is good news: in the warnings' red box under the RANDOM WEIGHTS banner it read as one
+        # more alarm; green, inline, so a notebook without the page's stylesheet shows it so too
+        box = "<blockquote style='background:#efe;border-left-color:#393'>" if repro.get("reproduced") else "<blockquote>"
+        out.append(f"{box}<b>{esc(mark)}Re-run check</b>{of}: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
     return out
 
 

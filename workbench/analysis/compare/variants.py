@@ -264,7 +264,7 @@ def _shift_interval(shift: np.ndarray, clusters, unit: dict, *, n_boot: int, see
         return (lo, hi), n, "t interval over items"
     shift = np.asarray(shift, dtype=float)
     d = paired_bootstrap_delta(lambda _t, s: float(np.mean(s)), shift, np.zeros_like(shift), shift, n=n_boot, seed=seed, clusters=clusters)
-    return (d[1], d[2]), len(shift), f"interval resampling the {unit['clusters']} speakers, t-corrected percentile"
+    return (d[1], d[2]), len(shift), f"interval resampling the {unit.get('short') or str(unit['clusters']) + ' speakers'}, t-corrected percentile"  # a clip without a speaker is no speaker
 
 
 def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int, clusters=None):
