@@ -67,7 +67,7 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         warnings.append(edge_message(temperature, edge, bounds))
     fold_edges = [i for i, t in enumerate(fold_t) if temperature_at_edge(t, bounds)]
     if fold_edges and not edge:
-        warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
+        warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperature{'s are' if len(fold_edges) > 1 else ' is'} at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
     ci_before, ci_after, random_order = fig["ci_before"], fig["ci_after"], aurc_random_order_words(fig)  # AURC vs a random order
     words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None,
