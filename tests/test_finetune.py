@@ -592,3 +592,16 @@ def test_cue_head_retrained_to_a_new_label_set_beats_the_threshold(tmp_path):
     # the same procedure under 5-fold speaker CV
     ev = card["evaluation"]["finetuned"]
     assert ev["wa"] >= 0.6 and ev["uar_ci"][0] > 1 / 3
+
+
+def test_the_next_commands_name_the_manifest_as_found_from_any_folder(emodb_head, emodb_manifest, tmp_path, monkeypatch):
+    """prov17: the card now writes the manifest relative to the head's folder; the "next:" lines read it back absolute,
+    so `workbench run MANIFEST --model HEAD` runs as printed from wherever it is typed (never ../emodb0/manifest.csv)."""
+    import shlex
+
+    from workbench.cli.finetune import finetune_next_steps
+
+    monkeypatch.chdir(tmp_path)
+    words = shlex.split(finetune_next_steps(emodb_head)[1].split("   #")[0])
+    assert words[:2] == ["workbench", "run"] and Path(words[2]).resolve() == Path(emodb_manifest).resolve()
+    assert Path(words[2]).is_file() and (Path(words[4]) / "training_card.json").is_file()
