@@ -150,7 +150,7 @@ def test_train_head_learns_a_separable_problem_and_stops_early():
 # the checkpoint folder (EmoDB-style, tiny)
 # ---------------------------------------------------------------------------
 def test_folder_holds_the_corpus_classes_with_boredom_and_a_card(emodb_head, emodb_manifest):
-    from workbench.model.checkpoints import check_checkpoint, file_sha256
+    from workbench.model.checkpoints import check_checkpoint, file_sha256, read_training_card
 
     out = emodb_head.out
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "model.safetensors", "tokens.txt", "training_card.json"]
@@ -163,7 +163,7 @@ def test_folder_holds_the_corpus_classes_with_boredom_and_a_card(emodb_head, emo
     spk = card["speakers"]
     assert set(spk["train"]) | set(spk["validation"]) | set(spk["test"]) == set(SPEAKERS)
     assert not set(spk["train"]) & set(spk["test"]) and not set(spk["validation"]) & set(spk["test"])
-    parent = Path(card["parent"]["path"])
+    parent = Path(read_training_card(out)["parent"]["path"])  # written relative to the head (or under ~): read back absolute
     assert card["parent"]["checksum_sha256"] == file_sha256(parent / "model.pt")
     assert len(card["data"]["manifest_sha256"]) == 64 and card["data"]["corpora"] == ["emodb"]
     assert card["training"]["seed"] == 0 and card["curves"]["val_uar"] and card["test"]["n"] > 0
@@ -182,6 +182,40 @@ def test_folder_holds_the_corpus_classes_with_boredom_and_a_card(emodb_head, emo
     assert ev["per_class"]["boredom"]["recall_parent_mapped_ci"] == [0.0, 0.0]
     assert card["checkpoint"]["weights_sha256"] == file_sha256(out / "model.safetensors", remember=False)
     assert "random weights" in card.get("warning", "").lower() or "random" in card.get("warning", "").lower()
+
+
+def test_the_card_names_no_absolute_path_and_reads_them_back_absolute(emodb_head, emodb_manifest, tmp_path):
+    """prov17: the card held the parent's and the run's absolute paths (and the manifest's): a published head named its
+    author's home, and on another machine they pointed nowhere.  Written relative to the head's folder (or under ``~``),
+    read back absolute; a card of an older version with absolute paths still reads; an ONNX export's copy leaks none."""
+    import shutil
+
+    from workbench.model.checkpoints import read_training_card
+
+    out = emodb_head.out
+    raw = json.loads((out / "training_card.json").read_text(encoding="utf-8"))
+    written = [raw["parent"]["path"], raw["data"]["run_dir"], raw["data"]["manifest"]]
+    assert not any(Path(p).is_absolute() for p in written), written
+    assert raw["data"]["run_dir"] == "../emodb-head-run" and raw["data"]["manifest"].startswith("../")
+    card = read_training_card(out)
+    assert Path(card["data"]["run_dir"]) == emodb_head.run_dir.resolve()
+    assert Path(card["data"]["manifest"]) == Path(emodb_manifest).resolve()
+    assert (Path(card["parent"]["path"]) / "config.yaml").is_file()
+    # the project copied whole elsewhere: the copy's card names the copy's run, not the original
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(out, moved / "heads" / "emodb-head")
+    assert read_training_card(moved / "heads" / "emodb-head")["data"]["run_dir"] == str((moved / "heads" / "emodb-head-run").resolve())
+    # an older card's absolute paths read as they were written
+    old = tmp_path / "old-head"
+    old.mkdir()
+    (old / "training_card.json").write_text(json.dumps({**raw, "parent": {**raw["parent"], "path": card["parent"]["path"]},
+                                                        "data": {**raw["data"], "run_dir": "/somewhere/run"}}), encoding="utf-8")
+    again = read_training_card(old)
+    assert again["parent"]["path"] == card["parent"]["path"] and again["data"]["run_dir"] == "/somewhere/run"
+    from workbench.model.generated import card_paths_portable
+
+    exported = card_paths_portable(card, out / "onnx")
+    assert exported["data"]["run_dir"] == "../../emodb-head-run" and not Path(exported["parent"]["path"]).is_absolute()
 
 
 def test_the_per_class_table_gives_precision_recall_and_f1_with_intervals_and_their_checks(emodb_head):
@@ -403,12 +437,13 @@ def test_cli_finetune_json_is_strict_json(emodb_manifest, tmp_path, capsys):
     reached the screen raw. strict_json writes them as \\u escapes (the same document once parsed)."""
     from workbench.cli import main
     from workbench.files import strict_json
+    from workbench.model.checkpoints import read_training_card
 
     out = tmp_path / "head\x9b2J\u202eevil"
     code = main(["finetune", str(emodb_manifest), "--model", "tiny", "--out", str(out), "--no-evaluation", "--bootstrap", "20", "--json"])
     printed = capsys.readouterr().out
     assert code == 0 and not any(c in printed for c in "\x9b\u202e"), repr(printed[:400])
-    card = json.loads((out / "training_card.json").read_text(encoding="utf-8"))
+    card = read_training_card(out)  # its paths as this machine reads them (written relative to the head's folder)
     assert json.loads(printed) == card and printed.strip() == strict_json(card)
     assert "\u202e" in card["data"]["run_dir"]  # the character is there, escaped
 
@@ -557,3 +592,16 @@ def test_cue_head_retrained_to_a_new_label_set_beats_the_threshold(tmp_path):
     # the same procedure under 5-fold speaker CV
     ev = card["evaluation"]["finetuned"]
     assert ev["wa"] >= 0.6 and ev["uar_ci"][0] > 1 / 3
+
+
+def test_the_next_commands_name_the_manifest_as_found_from_any_folder(emodb_head, emodb_manifest, tmp_path, monkeypatch):
+    """prov17: the card now writes the manifest relative to the head's folder; the "next:" lines read it back absolute,
+    so `workbench run MANIFEST --model HEAD` runs as printed from wherever it is typed (never ../emodb0/manifest.csv)."""
+    import shlex
+
+    from workbench.cli.finetune import finetune_next_steps
+
+    monkeypatch.chdir(tmp_path)
+    words = shlex.split(finetune_next_steps(emodb_head)[1].split("   #")[0])
+    assert words[:2] == ["workbench", "run"] and Path(words[2]).resolve() == Path(emodb_manifest).resolve()
+    assert Path(words[2]).is_file() and (Path(words[4]) / "training_card.json").is_file()

@@ -363,3 +363,31 @@ def test_a_report_tables_a_breakdowns_largest_groups_and_says_how_many_more_ther
     table = page.split("</table>")[0]
     assert table.count("<tr>") == 1 + 5 and "<td>big</td>" in table  # the header and the five largest, the largest among them
     assert "more groups (all in metrics.json)" in page and page.count("(too small") <= 20
+
+
+def test_a_two_group_breakdown_prints_each_classs_signed_recall_gap_and_past_the_limit_only_those_excluding_0(tmp_path):
+    """prov17: the per-class recall gaps' signed intervals of two groups were in metrics.json only; the screen printed
+    the UAR gap alone.  Now one line per class (its note flagged), or past the limit only the classes whose interval
+    excludes 0, saying so."""
+    from test_calibration_cli import _run_folder
+
+    from workbench.analysis.groups import recall_gap_lines
+    from workbench.analysis.metrics import run_metrics
+
+    # f recalls every angry clip, m none of them: angry's gap excludes 0; sad is recalled alike in both
+    rows = [(f"{g}{s}", "angry", "angry" if g == "f" else "sad") for g in "fm" for s in range(6) for _ in range(3)]
+    rows += [(f"{g}{s}", "sad", "sad" if k else "angry") for g in "fm" for s in range(6) for k in range(3)]
+    frame = _frame(rows)
+    frame["gender"] = frame["speaker"].str[0]
+    _run_folder(tmp_path / "run", frame)
+    rep = run_metrics(tmp_path / "run", by=("gender",), figures=False, n_boot=200)["raw"]
+    text = rep.render()
+    assert "recall gaps per class, signed f − m:" in text, text
+    angry = next(ln for ln in text.splitlines() if ln.strip().startswith("angry: +1.000"))
+    assert "excludes 0" in angry and "!! zero-width" in angry  # 1 − 0 in every resample: an interval of no width, flagged
+    assert "includes 0" in next(ln for ln in text.splitlines() if ln.strip().startswith("sad: "))
+    disp = rep.disparities["gender"]
+    assert disp["recall"]["angry"]["signed"]["excludes_0"]  # what the screen says is what metrics.json holds
+    short = recall_gap_lines(disp, limit=1)  # more classes than the limit: those that exclude 0 only, said so
+    assert "only the 1 of 2 classes whose interval excludes 0" in short[0] and "angry: +1.000" in short[1] and "sad:" not in "".join(short)
+    assert recall_gap_lines({"recall": {"angry": {"gap": 0.5, "by_construction": "…"}}}) == []  # three groups: nothing

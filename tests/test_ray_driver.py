@@ -101,3 +101,32 @@ def test_a_resume_scores_again_the_rows_whose_actor_was_lost_and_keeps_the_other
     # a failure that is the item's own is kept: the same command once more scores nothing
     third = run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2)
     assert third.n_resumed == 6 and third.summary["computed_this_run"] == 0 and third.n_failed == 1
+
+
+def test_an_actor_with_the_same_weights_but_another_config_is_refused_and_told_which_file(tiny_model, tmp_path):
+    """prov17: the driver compared each actor's weights' sha256 only: a node whose config.yaml (or tokens.txt) differed
+    served another network's scores under the driver's name.  Now the model's identity (what the caches key on) is
+    compared, the differing file named; an actor that reports no identity falls back to the checksum."""
+    import shutil
+
+    from workbench.engine.ray_identity import check_actor_model, expected_model, identity_files
+    from workbench.errors import ModelError
+    from workbench.model.weights import checkpoint_identity
+
+    info = tiny_model.info
+    expected = expected_model(info)
+    assert expected["identity"] and expected["files"]["config.yaml"] != "absent"
+    same = {"node": "n" * 20, "worker": "w:1", "model": info.to_dict(), "identity_files": identity_files(info.path)}
+    check_actor_model(expected, same)  # the same model: nothing said
+    other = tmp_path / "other"
+    shutil.copytree(info.path, other)
+    (other / "config.yaml").write_text((other / "config.yaml").read_text(encoding="utf-8") + "\n# edited on one node\n", encoding="utf-8")
+    edited = {**same, "model": {**info.to_dict(), "identity": checkpoint_identity(other, info.checksum)},
+              "identity_files": identity_files(other)}
+    with pytest.raises(ModelError, match=r"same weights but another model.*config\.yaml") as err:
+        check_actor_model(expected, edited)
+    assert "tokens.txt (" not in str(err.value)
+    # an actor of before identities: its checksum alone, which is the driver's
+    check_actor_model(expected, {**same, "model": {**info.to_dict(), "identity": None}, "identity_files": None})
+    with pytest.raises(ModelError, match="weights with sha256 0000"):
+        check_actor_model(expected, {**same, "model": {**info.to_dict(), "identity": None, "checksum": "0" * 64}})

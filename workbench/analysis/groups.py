@@ -207,6 +207,39 @@ def describe_gap(gap: dict, what: str = "UAR") -> str:
     return text
 
 
+#: classes whose signed recall gaps are each given a line on screen; above, only those whose interval excludes 0
+RECALL_GAP_LINES = 12
+
+
+def recall_gap_lines(disparities: dict, *, limit: int = RECALL_GAP_LINES) -> list[str]:
+    """The per-class recall gaps' signed intervals of a breakdown of exactly two groups, for the screen (they were in
+    metrics.json only): one line per class, or, past ``limit`` classes, only those whose interval excludes 0 (said so).
+    A gap's note (an interval of no width, one on few resamples) is flagged on its line.  Empty for more groups."""
+    recall = disparities.get("recall") or {}
+    signed = {c: g for c, g in recall.items() if g.get("signed")}
+    if not signed:
+        return []
+    ofs = {g["signed"]["of"] for g in signed.values()}
+    one_of = next(iter(ofs)) if len(ofs) == 1 else None
+
+    def line(c: str, g: dict) -> str:
+        sg = g["signed"]
+        text = (f"{c}: {'' if one_of else sg['of'] + ' '}{sg['diff']:+.3f} [{sg['lo']:+.3f}, {sg['hi']:+.3f}] "
+                + ("excludes 0" if sg["excludes_0"] else "includes 0"))
+        return text + (f"  !! {g['note']}" if g.get("note") else "")
+
+    head = f"recall gaps per class, signed{' ' + one_of if one_of else ''}"
+    unmeasured = [c for c in recall if c not in signed]
+    tail = [f"      not measured: {', '.join(unmeasured)} (too few items in a group; metrics.json says why)"] if unmeasured else []
+    if len(signed) <= limit:
+        return [f"    {head}:"] + [f"      {line(c, g)}" for c, g in signed.items()] + tail
+    shown = {c: g for c, g in signed.items() if g["signed"]["excludes_0"]}
+    flagged = [c for c, g in signed.items() if c not in shown and g.get("note")]
+    return ([f"    {head}: only the {len(shown)} of {len(signed)} classes whose interval excludes 0 (all in metrics.json)"
+             + ("" if shown else ": none")] + [f"      {line(c, g)}" for c, g in shown.items()]
+            + ([f"      !! flagged among the others: {', '.join(flagged)} (metrics.json says why)"] if flagged else []) + tail)
+
+
 def _disparities(table, extremes: dict, classes: list[str], *, level: float, min_per_class: int) -> dict:
     eligible = table[(~table["too_small"]) & (table["missing_classes"] == "")]
     uar_gap = _gap(dict(zip(eligible["group"], eligible["uar"])), extremes["uar"], level, int(eligible["n"].sum()))

@@ -31,7 +31,7 @@ import numpy as np
 
 from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, breakdown_footnote, chance_flag, chance_uar, chance_words,
-                                      check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
+                                      check_breakdown_columns, describe_gap, ece_note, recall_gap_lines, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_f1_note, class_share_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.analysis.interval_rule import resamples_kept, thin_note
 from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, class_unit_words, with_speaker_class_intervals, breakdown_table, group_analysis  # noqa: F401  (public here too)
@@ -177,6 +177,7 @@ class Report:
             disp = self.disparities.get(col, {})
             if disp.get("uar"):
                 lines.append(f"    {describe_gap(disp['uar'])}")
+            lines += recall_gap_lines(disp)  # two groups: each class's signed recall gap, as metrics.json has it
             if disp.get("excluded_why"):
                 lines.append("    left out of the gap: " + capped_join([f"{g} ({why})" for g, why in disp["excluded_why"].items()], "; ",
                                                                       noun="groups", where="metrics.json"))

@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterator
 from workbench import files
 from workbench.engine.core import Engine, Scored, WorkItem, error_dict
 from workbench.engine.prediction_cache import PredictionCache
+from workbench.engine.ray_identity import check_actor_model, identity_files
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.precision import MEASURED, static_cpu_choice
 from workbench.model.ref import ModelRef
@@ -183,7 +184,8 @@ class _ChunkWorker:
         """The node this actor runs on and its model's provenance: the driver's readiness probe."""
         import ray
 
-        return {"node": ray.get_runtime_context().get_node_id(), "worker": self.host, "model": self.net.info.to_dict()}
+        return {"node": ray.get_runtime_context().get_node_id(), "worker": self.host, "model": self.net.info.to_dict(),
+                "identity_files": identity_files(self.net.info.path)}  # to say which file differs from the driver's
 
     def score(self, blob: bytes) -> bytes:
         work = pickle.loads(blob)
@@ -274,13 +276,14 @@ def _token_auth_enabled() -> bool:
 def run_chunks(chunks: list[list], *, model: ModelRef,
                audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool,
                options: RayOptions | None = None, info: dict | None = None,
-               expect_checksum: str | None = None) -> Iterator[list]:
+               expect_model: dict | None = None) -> Iterator[list]:
     """Yield the engine's results (a list of :class:`~workbench.engine.core.Scored`) for each chunk of
     :class:`~workbench.engine.core.WorkItem`, in the order they finish on the cluster.
 
     ``info`` (a dict) is filled with the actors' model provenance and the workers that ran.
-    ``expect_checksum``: the sha256 the driver hashed from the checkpoint's files; an actor whose
-    weights differ is refused (the actors load the model; the driver never builds the network).
+    ``expect_model``: the model the driver described from the checkpoint's files (:func:`.ray_identity.expected_model`:
+    its identity, weights' sha256); an actor whose model differs is refused (the actors load the model; the driver
+    never builds the network).
     """
     ray = import_ray()
     options = options or RayOptions()
@@ -293,10 +296,10 @@ def run_chunks(chunks: list[list], *, model: ModelRef,
             num_cpus=options.cpus_per_actor, num_gpus=gpus, resources=dict(options.resources_per_actor or {}) or None,
             # a lost actor comes back by itself where the cluster has room; its chunk is sent again by the driver
             max_restarts=-1, max_task_retries=0)
-        # the checksum is checked by the driver on each actor's readiness probe (expect_checksum), not by a failing load
+        # the identity is checked by the driver on each actor's readiness probe (expect_model), not by a failing load
         kwargs = dict(model=replace(model, device="cuda" if cuda else model.device, checksum=None),
                       audio_config=audio_config, diagnostics=diagnostics, cache_dir=cache_dir, frame_embeddings=frame_embeddings)
-        yield from _schedule(ray, [worker_cls.remote(**kwargs) for _ in range(actors)], chunks, options, info, expect_checksum)
+        yield from _schedule(ray, [worker_cls.remote(**kwargs) for _ in range(actors)], chunks, options, info, expect_model)
     finally:
         if started_here:
             ray.shutdown()
@@ -373,7 +376,7 @@ _PROBE_FAILURES = 8
 
 
 def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, info: dict | None,
-              expect_checksum: str | None) -> Iterator[list]:
+              expect_model: dict | None) -> Iterator[list]:
     """Send chunks to actors one at a time and yield each chunk's results once, in the order they come back.
 
     The driver is the only one that knows which chunks are finished: a chunk counts as done when
@@ -385,7 +388,7 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
     probes it before it gets work again.  A result that comes back for a chunk already
     finished (possible only after a resend) is dropped, so each (item, variant) is yielded once.
     """
-    book = _Book(ray, handles, chunks, options, info, expect_checksum)
+    book = _Book(ray, handles, chunks, options, info, expect_model)
     try:
         while not book.all_finished():
             book.dispatch()
@@ -407,12 +410,12 @@ class _Book:
     """The driver's account of a pool of actors and the chunks they score (see :func:`_schedule`)."""
 
     def __init__(self, ray: Any, handles: list, chunks: list[list], options: RayOptions, info: dict | None,
-                 expect_checksum: str | None):
+                 expect_model: dict | None):
         import time
         from collections import deque
 
         self.ray, self.handles, self.chunks, self.options = ray, handles, chunks, options
-        self.info, self.expect_checksum = info, expect_checksum
+        self.info, self.expect_model = info, expect_model
         self.pending = deque(range(len(chunks)))
         self.attempts = [0] * len(chunks)
         self.finished: set[int] = set()
@@ -520,12 +523,7 @@ class _Book:
     def _probe_answered(self, slot: int, where: dict) -> None:
         import time
 
-        checksum = where["model"].get("checksum")
-        if self.expect_checksum and checksum and checksum != self.expect_checksum:
-            raise ModelError(
-                f"the actor on node {where['node'][:12]} loaded a checkpoint with sha256 {checksum[:12]}…, "
-                f"but the driver's file has {self.expect_checksum[:12]}….",
-                source=where["worker"], fix="give every node the same checkpoint files at the same path.")
+        check_actor_model(self.expect_model, where)  # its identity (weights, config, tokens, card), else its checksum
         if not self.node[slot]:
             logger.info("ray engine: actor %d ready on node %s, %.1f s after the start", slot, where["node"][:12],
                         time.monotonic() - self.t_start)

@@ -31,7 +31,7 @@ from workbench.errors import ConfigError, ModelError
 from workbench.labels import TOKENS
 from workbench.model.funasr_patches import import_funasr
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo, short_error
-from workbench.paths import cache_dir, installed_version
+from workbench.paths import cache_dir, from_portable, installed_version, portable_path
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
@@ -251,6 +251,30 @@ def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
                          fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
     if not isinstance(card, dict):
         raise ModelError(f"{TRAINING_CARD} is not a JSON object.", source=str(path), fix="restore the card `workbench finetune` wrote.")
+    return _card_paths_absolute(card, path.parent)
+
+
+#: the card's paths, written relative to the head's folder (or under ``~``); an older card's absolute ones read as they are
+CARD_PATHS = (("parent", "path"), ("data", "run_dir"), ("data", "manifest"))
+
+
+def _card_paths_absolute(card: dict, folder: Path) -> dict:
+    """``card`` with its :data:`CARD_PATHS` absolute on this machine (:func:`~workbench.paths.from_portable`)."""
+    for section, key in CARD_PATHS:
+        part = card.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), str) and part[key]:
+            card[section] = {**part, key: from_portable(part[key], folder)}
+    return card
+
+
+def card_paths_portable(card: dict, folder: str | os.PathLike) -> dict:
+    """A copy of ``card`` (as :func:`read_training_card` read it) with its :data:`CARD_PATHS` as a card kept in
+    ``folder`` writes them (:func:`~workbench.paths.portable_path`): an export's copy of the card leaks no home either."""
+    card = dict(card)
+    for section, key in CARD_PATHS:
+        part = card.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), str) and os.path.isabs(part[key]):
+            card[section] = {**part, key: portable_path(part[key], folder)}
     return card
 
 

@@ -51,7 +51,7 @@ from workbench import __version__, files
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import exportable_front_end, fused_attention, quiet, run_masked
-from workbench.model.generated import TRAINING_CARD, read_training_card
+from workbench.model.generated import TRAINING_CARD, card_paths_portable, read_training_card
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
 from workbench.model.weights import file_sha256
 from workbench.model.memory import attention_heads
@@ -283,7 +283,7 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
         files.copy_file(tmp, onnx_path)
     files.write_json(folder / META_FILE, meta)
     if (card := read_training_card(net.info.path) if net.info.path else None) is not None:  # a head's card travels with it
-        files.write_json(folder / TRAINING_CARD, card)  # so runs of the export still say whose speakers trained it
+        files.write_json(folder / TRAINING_CARD, card_paths_portable(card, folder))  # so runs of the export still say whose speakers trained it
     seconds = time.perf_counter() - t0
     logger.info("exported %s to %s in %.1f s", net.info.id, onnx_path, seconds)
     return ExportResult(folder=folder, onnx=onnx_path, int8=int8_path, meta=meta, seconds=seconds)

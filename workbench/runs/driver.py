@@ -29,6 +29,7 @@ from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import ActorLostError, ray_temperature_error, run_chunks, settle_for_ray
+from workbench.engine.ray_identity import expected_model
 from workbench.engine.ahead import decode_ahead_mode
 from workbench.engine.core import Engine, Prefetch, Scored, WorkItem
 from workbench.engine.prediction_cache import PredictionCache, default_cache_dir  # noqa: F401  (PredictionCache public here too)
@@ -318,7 +319,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
             chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
             results = run_chunks(chunks, model=ref, audio_config=plan.audio_config, diagnostics=plan.diagnostics,
                                  cache_dir=str(cache.root) if cache else None, frame_embeddings=frame_embeddings, options=ray_options,
-                                 info=engine_info, expect_checksum=net.info.checksum)
+                                 info=engine_info, expect_model=expected_model(net.info))
         else:
             eng = Engine(net, audio_config=plan.audio_config, diagnostics=plan.diagnostics, cache=cache, frame_embeddings=frame_embeddings,
                          workers=workers)

@@ -26,12 +26,12 @@ from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import WholeLines, progress_bar_class, progress_options
-from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
+from workbench.model.checkpoints import load_weights, read_training_card, resolve_model, weights_file
 from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
 from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.data.manifest import read_manifest
-from workbench.serialize import loads_json
+from workbench.paths import portable_path
 from workbench.schema import text_values
 
 logger = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         curves = efit.curves
         test_pred = efit.predict([clips[i] for i in np.flatnonzero(mask["test"])])
     card = _card(run, parent, parent_ref, data, sides, mask, training, curves, _test_figures(data, mask, tests, test_pred, n_boot, config.seed),
-                 grouping)
+                 grouping, out)
     card["partition"] = partition
     if evaluate:
         procedure = None if enc is None else _encoder_procedure(data, clips, parent, enc, config, device)
@@ -264,7 +264,7 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
                                                procedure=procedure, procedure_name=training["mode"],
                                                dev=np.flatnonzero(mask["validation"]) if tests is not None else None, dev_name=_dev_name(partition))
     write_checkpoint(out, parent, data.classes, weight, bias, card, state=state)
-    card = loads_json((out / TRAINING_CARD).read_text(encoding="utf-8"))
+    card = read_training_card(out)  # its paths absolute again, on this machine
     logger.info("fine-tuned %s (%d classes) written to %s", training["mode"], len(data.classes), out)
     return FinetuneResult(out, card, run.path, efit if enc is not None else fit)
 
@@ -441,15 +441,20 @@ def _encoder_record(enc: EncoderTraining, efit, head: dict, check: dict, device:
 
 
 def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides: dict, mask: dict, training: dict, curves: dict,
-          test: dict, grouping: dict) -> dict:
+          test: dict, grouping: dict, out: Path) -> dict:
+    """The training card.  Its paths (the parent, the run, the manifest) are written as :func:`portable_path` writes a
+    run's: relative to the head's folder ``out`` when both lie in one project, else under ``~``: a published head named
+    its author's home and folders that point nowhere on another machine (:func:`read_training_card` reads them back)."""
     cfg = run.config
+    manifest = cfg.get("manifest")
     counts = {side: {c: int(np.sum(data.y[m] == c)) for c in data.classes} for side, m in mask.items()}
     card: dict[str, Any] = {
         "format": CARD_FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "parent": {"id": parent_ref.get("id"), "path": str(parent), "checksum_sha256": parent_ref.get("checksum"),
+        "parent": {"id": parent_ref.get("id"), "path": portable_path(parent, out), "checksum_sha256": parent_ref.get("checksum"),
                    "labels": list(parent_ref.get("labels") or [])},
-        "data": {"run_dir": str(run.path.resolve()), "manifest": cfg.get("manifest"), "manifest_sha256": cfg.get("manifest_sha256"),
+        "data": {"run_dir": portable_path(run.path.resolve(), out),
+                 "manifest": portable_path(manifest, out) if isinstance(manifest, str) and Path(manifest).is_absolute() else manifest, "manifest_sha256": cfg.get("manifest_sha256"),
                  "corpora": data.corpora, "variant": data.variant, "n_items": int(len(data.y)),
                  "excluded": {k_: len(v) for k_, v in data.excluded.items()}},
         "labels": {"scheme": data.labels, "classes": data.classes,
