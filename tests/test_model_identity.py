@@ -131,6 +131,29 @@ def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_
     assert E.project_run(emb, "tsne", seed=0)[1]  # written again with its checksum: reused
 
 
+def test_a_projection_cache_of_strings_or_nan_under_its_key_and_a_matching_seal_is_computed_again(tmp_path):
+    """The seal guards against accidents, not form: coordinates written as strings (their "checksum" of anything)
+    crashed `embeddings` with ValueError: could not convert string to float; NaN coordinates sealed to match were
+    reused, and every point vanished from the figure."""
+    import hashlib
+
+    import workbench.analysis.embeddings as E
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    emb = E.load_run_embeddings(rf.path)
+    first, _ = E.project_run(emb, "tsne", seed=0)
+    path = rf.path / "projection_tsne_cache.npz"
+    with np.load(path) as z:
+        stored = dict(z)
+    nan = np.full(stored["xy"].shape, np.nan, dtype=np.float32)
+    for xy, seal in ((np.full(stored["xy"].shape, "a"), "x"), (nan, hashlib.sha256(nan.tobytes()).hexdigest())):
+        with open(path, "wb") as f:
+            np.savez(f, **{**stored, "xy": xy, "xy_sha256": np.asarray(seal)})
+        again, cached = E.project_run(emb, "tsne", seed=0)
+        assert not cached and np.isfinite(again).all() and np.allclose(again, first)
+
+
 def test_a_fusion_json_whose_numbers_were_edited_under_its_key_is_not_reused(tmp_path, caplog):
     """fusion.json's figures edited with its key intact were reused: the report said "Reused…" over numbers nobody fit."""
     from workbench.analysis.fusion import cached_fusion, fusion_key, write_sealed_json
