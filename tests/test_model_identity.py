@@ -131,6 +131,29 @@ def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_
     assert E.project_run(emb, "tsne", seed=0)[1]  # written again with its checksum: reused
 
 
+def test_a_projection_cache_of_strings_or_nan_under_its_key_and_a_matching_seal_is_computed_again(tmp_path):
+    """The seal guards against accidents, not form: coordinates written as strings (their "checksum" of anything)
+    crashed `embeddings` with ValueError: could not convert string to float; NaN coordinates sealed to match were
+    reused, and every point vanished from the figure."""
+    import hashlib
+
+    import workbench.analysis.embeddings as E
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    emb = E.load_run_embeddings(rf.path)
+    first, _ = E.project_run(emb, "tsne", seed=0)
+    path = rf.path / "projection_tsne_cache.npz"
+    with np.load(path) as z:
+        stored = dict(z)
+    nan = np.full(stored["xy"].shape, np.nan, dtype=np.float32)
+    for xy, seal in ((np.full(stored["xy"].shape, "a"), "x"), (nan, hashlib.sha256(nan.tobytes()).hexdigest())):
+        with open(path, "wb") as f:
+            np.savez(f, **{**stored, "xy": xy, "xy_sha256": np.asarray(seal)})
+        again, cached = E.project_run(emb, "tsne", seed=0)
+        assert not cached and np.isfinite(again).all() and np.allclose(again, first)
+
+
 def test_a_fusion_json_whose_numbers_were_edited_under_its_key_is_not_reused(tmp_path, caplog):
     """fusion.json's figures edited with its key intact were reused: the report said "Reused…" over numbers nobody fit."""
     from workbench.analysis.fusion import cached_fusion, fusion_key, write_sealed_json
@@ -151,3 +174,43 @@ def test_a_fusion_json_whose_numbers_were_edited_under_its_key_is_not_reused(tmp
     del stored["content_sha256"]  # one written before checksums, or with it removed: not trusted either
     path.write_text(json.dumps(stored))
     assert cached_fusion(rf.path, **params) is None
+
+
+def test_a_tokens_txt_that_is_a_fifo_is_refused_before_funasr_reads_it(ckpt):
+    """FunASR's CharTokenizer opens tokens.txt unchecked: a FIFO there hung `workbench model info` (killed by timeout
+    after 60 s); the workbench's own checks refused FIFOs in config.yaml and the card but never reached tokens.txt."""
+    import os
+
+    from workbench.errors import ModelError
+    from workbench.model.building import _loader_settings
+    from workbench.model.checkpoints import resolve_model
+
+    (ckpt / "tokens.txt").unlink()
+    os.mkfifo(ckpt / "tokens.txt")
+    with pytest.raises(ModelError, match="tokens.txt is not a regular file"):
+        _loader_settings(resolve_model(str(ckpt)), "cpu", 1)
+
+
+def test_the_identity_never_opens_a_fifo_put_in_the_folder_and_counts_it_absent(ckpt):
+    """A tokens.txt replaced by a FIFO while a run used the folder: checkpoint_identity's plain open() waited for a
+    writer (for ever, without one) and hashed whatever the writer sent as the file's bytes."""
+    import os
+    import threading
+
+    from workbench.model.weights import checkpoint_identity
+
+    (ckpt / "tokens.txt").unlink()
+    absent = checkpoint_identity(ckpt, "a" * 64)
+    os.mkfifo(ckpt / "tokens.txt")
+
+    def writer():  # a writer, so the old code returned (with the sent bytes) instead of hanging the suite
+        try:
+            with open(ckpt / "tokens.txt", "wb") as f:
+                f.write(b"sent through the pipe\n")
+        except OSError:
+            pass
+
+    threading.Thread(target=writer, daemon=True).start()
+    seen = checkpoint_identity(ckpt, "a" * 64)
+    os.close(os.open(ckpt / "tokens.txt", os.O_RDONLY | os.O_NONBLOCK))  # lets a writer still waiting go
+    assert seen == absent

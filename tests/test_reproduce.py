@@ -313,3 +313,23 @@ def test_an_option_an_experiment_file_sets_itself_is_refused_not_ignored(tmp_pat
     assert f"error: {tmp_path / 'exp.yaml'}: {named} " in err and "not apply to an experiment file" in err, err
     assert f"fix: write {key} in a copy of the file, or leave out {named}." in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_hostile_recorded_checkpoint_path_and_checksum_print_as_one_line_and_never_crash(tmp_path):
+    """check_run_checkpoint printed the run's recorded model path and sha256 as they were: a config.yaml from anyone
+    with a line break there printed a line of its own ("FAKE: line"), and a model_checksum of 123 ended `explain`
+    with "unexpected TypeError: 'int' object is not subscriptable"."""
+    from types import SimpleNamespace
+
+    from workbench.errors import ConfigError
+    from workbench.runs.reproduce import check_run_checkpoint
+
+    (tmp_path / "run").mkdir()
+    for model, checksum in (("/gone/tiny\nFAKE: line", "3aa1b4e7\nFAKE: sum"), ("/gone/tiny", 123)):
+        with pytest.raises(ConfigError) as caught:
+            check_run_checkpoint(tmp_path / "run", SimpleNamespace(model=model, checksum=checksum))
+        text = str(caught.value)
+        assert "\n" not in text and "is not here" in text
+    with pytest.raises(ConfigError) as caught:
+        check_run_checkpoint(tmp_path / "run", SimpleNamespace(model="/gone/tiny\nFAKE: line", checksum="ab\ncd"))
+    assert "/gone/tiny\\nFAKE: line" in str(caught.value) and "ab\\ncd…" in str(caught.value)

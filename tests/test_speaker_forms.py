@@ -132,3 +132,13 @@ def test_a_speaker_form_of_thousands_of_characters_is_cut_in_the_refusal():
     long_id = "i" * 9_000
     [entry] = speaker_forms([Item(id="a", path="a.wav", speaker="1"), Item(id=long_id, path="b.wav", speaker="0" * 9_000 + "1")])
     assert entry.startswith("speaker 1 written 2 ways: '1' (row 1, id a), '000") and len(entry) < 400
+
+
+def test_speaker_cells_of_spaces_only_are_named_blank_in_the_refusal(tmp_path):
+    """' ' in one row and '  ' in another read as one speaker, and the refusal named it as nothing: "speaker  written 2
+    ways" (two spaces, no name), the reader left to guess which speaker was meant."""
+    _clips(tmp_path)
+    (tmp_path / "m.csv").write_text("id,path,speaker\na,a.wav, \nb,b.wav,  \n")
+    with pytest.raises(ConfigError, match=r"speaker \(blank: spaces only, which is no speaker; empty those cells\) written 2 "
+                                          r"ways: ' ' \(row 1, id a\), '  ' \(row 2, id b\)"):
+        read_manifest(tmp_path / "m.csv")

@@ -463,8 +463,9 @@ def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tu
     except WorkbenchError:  # a damaged cache is recomputed, never trusted
         cached = None
     xy = cached.get("xy") if isinstance(cached, dict) and str(cached.get("key")) == key else None
-    if xy is not None and xy.ndim == 2 and xy.shape == (len(matrix), 2):
-        xy = np.ascontiguousarray(xy, dtype=np.float32)  # the numbers must be the ones written: a content checksum
+    # float32 and finite as written: strings there crashed the command (ValueError), NaN under a matching checksum was drawn
+    if isinstance(xy, np.ndarray) and xy.dtype == np.float32 and xy.shape == (len(matrix), 2) and np.isfinite(xy).all():
+        xy = np.ascontiguousarray(xy)  # the numbers must be the ones written: a content checksum
         if str(cached.get("xy_sha256")) == hashlib.sha256(xy.tobytes()).hexdigest():  # (an edit under an intact key was reused)
             return xy, True
         logger.warning("%s: its coordinates do not match the checksum written with them (edited, or written before checksums): "

@@ -82,6 +82,12 @@ def _reads_as(speaker: str) -> Any:
     return text
 
 
+def _headline(speaker: str) -> str:
+    """A speaker as the refusal's headline names it: cells of spaces only read "speaker  written 2 ways" (no name)."""
+    text = speaker.strip()
+    return printable(cut_middle(text, 80)) if text else "(blank: spaces only, which is no speaker; empty those cells)"
+
+
 #: the forms of one speaker an entry lists before "… and N more" (one speaker in 10,000 forms made a 1.26 MB message)
 FORMS_SHOWN = 5
 
@@ -96,7 +102,7 @@ def speaker_forms(items: Iterable[Any]) -> list[str]:
     groups: dict[Any, list[str]] = {}
     for speaker in first:
         groups.setdefault(_reads_as(speaker), []).append(speaker)
-    return [f"speaker {printable(cut_middle(forms[0].strip(), 80))} written {len(forms)} ways: "  # a form may be 10,000 characters
+    return [f"speaker {_headline(forms[0])} written {len(forms)} ways: "  # a form may be 10,000 characters
             + ", ".join(f"{printable(shown(s))} (row {first[s][0]}, id {printable(cut_middle(first[s][1], 80))})" for s in forms[:FORMS_SHOWN])
             + (f" … and {len(forms) - FORMS_SHOWN} more" if len(forms) > FORMS_SHOWN else "")
             for forms in groups.values() if len(forms) > 1]
@@ -118,7 +124,7 @@ def speaker_form_checker(source: str):
         if known != speaker:
             pair = [known, speaker]
             raise ConfigError(
-                f"manifest is not valid: speaker {printable(cut_middle(known.strip(), 80))} written 2 ways: "
+                f"manifest is not valid: speaker {_headline(known)} written 2 ways: "
                 + ", ".join(f"{printable(shown(s))} (row {first[s][0]}, id {printable(cut_middle(first[s][1], 80))})" for s in pair)
                 + f" (refused at row {n:,}; the rows after it were not read).", source=source, fix=SPEAKER_FORMS_FIX + ".")
     return check

@@ -122,10 +122,10 @@ def acceptable(figures: dict) -> bool:
 
 def shortfalls(figures: dict) -> list[str]:
     """What keeps ``figures`` from :func:`acceptable`, each as ``figure value < bound``; empty when it passes."""
-    top1, cosine = figures.get("top1_agreement"), figures.get("cosine_min")
+    top1, cosine = _number(figures.get("top1_agreement")), _number(figures.get("cosine_min"))
     out = []
     if top1 is None or not top1 >= MIN_TOP1_AGREEMENT:  # NaN (no clips) fails too
-        out.append(f"top-1 agreement {'n/a' if top1 is None else f'{top1:.3f}'} < {MIN_TOP1_AGREEMENT}")
+        out.append(f"top-1 agreement {_shown(figures.get('top1_agreement'), top1, '.3f')} < {MIN_TOP1_AGREEMENT}")
     n, certain = figures.get("clips", figures.get("n")), figures.get("top1_certain")
     if "top1_certain" in figures:  # a record made before it was measured has none
         whole = isinstance(certain, int) and not isinstance(certain, bool) and isinstance(n, int) and 0 <= certain <= n
@@ -135,8 +135,17 @@ def shortfalls(figures: dict) -> list[str]:
             out.append(f"top-1 certain on {certain}/{n} clips < {MIN_TOP1_AGREEMENT} (the others are near ties: float32's "
                        "top-two margin within twice the path's |Δ score|, which can flip their label)")
     if cosine is None or not cosine >= MIN_COSINE:
-        out.append(f"min embedding cosine {'n/a' if cosine is None else f'{cosine:.6f}'} < {MIN_COSINE}")
+        out.append(f"min embedding cosine {_shown(figures.get('cosine_min'), cosine, '.6f')} < {MIN_COSINE}")
     return out
+
+
+def _number(value: Any) -> float | None:
+    """A recorded figure as a number, ``None`` when it is none: ``true`` passed as 1 and a string crashed the check."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _shown(value: Any, number: float | None, spec: str) -> str:
+    return "n/a" if value is None else (format(number, spec) if number is not None else f"{value!r} (not a number)")
 
 
 def describe_agreement(figures: dict) -> str:

@@ -157,6 +157,8 @@ def _loader_settings(spec: _Resolved, device: str, threads: int) -> tuple[dict[s
         weights = weights_file(spec.model)
     if weights is not None:
         check_checkpoint(Path(kwargs["model"]))  # nothing a folder asks for runs, installs or fetches
+        if os.path.lexists(Path(kwargs["model"]) / "tokens.txt"):  # FunASR reads it unchecked: a FIFO there hung the load
+            checkpoint_tokens(kwargs["model"])
         kwargs["init_param"] = str(weights)  # model.safetensors when the checkpoint has one
     return kwargs, weights
 

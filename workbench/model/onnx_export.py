@@ -54,6 +54,7 @@ from workbench.model.funasr_patches import exportable_front_end, fused_attention
 from workbench.model.generated import TRAINING_CARD, card_paths_portable, read_training_card
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
 from workbench.model.weights import file_sha256
+from workbench.model.agreement import shortfalls
 from workbench.model.memory import attention_heads
 from workbench.serialize import loads_json, read_bytes_capped
 
@@ -370,6 +371,9 @@ def failed_checks(check: Any, folder: "str | os.PathLike | None" = None) -> dict
                 and file_sha256(path) != g["sha256"]:
             changed[name] = f"{path.name} changed since its check (sha256 {str(g['sha256'])[:12]}… then)"
     graphs = check.get("graphs") if isinstance(check, dict) else None
+    for name, g in (graphs.items() if isinstance(graphs, dict) else ()):  # an `ok: true` is judged again from its figures
+        if isinstance(g, dict) and g.get("ok") is True and isinstance(g.get("agreement"), dict) and (why := shortfalls(g["agreement"])):
+            changed[name] = f"its recorded figures do not pass ({'; '.join(why)})"
     if not isinstance(graphs, dict):  # an edited or damaged record is no evidence that a graph passed
         why = f"{META_FILE}'s check is not a record of graphs and verdicts ({type(check).__name__})"
         return {"float32": why, "int8": why}

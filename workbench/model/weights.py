@@ -267,8 +267,11 @@ def checkpoint_identity(model_dir: str | os.PathLike | None, weights_sha256: str
     parts = [IDENTITY_REVISION, weights_sha256]
     for name in IDENTITY_FILES:
         p = Path(model_dir) / name if model_dir is not None else None
-        try:
-            with open(p, "rb") as f:  # type: ignore[arg-type]
+        try:  # never blocks: a FIFO put there (while a run used the folder) hung the load; a pipe or device counts as absent
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)  # type: ignore[arg-type]
+            with open(fd, "rb") as f:
+                if not _stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise OSError("not a regular file")
                 data = f.read(IDENTITY_FILE_MAX_BYTES + 1)
             parts.append(f"{name}:{hashlib.sha256(data).hexdigest()}")
         except (OSError, TypeError):

@@ -406,12 +406,13 @@ def check_run_checkpoint(run_dir: str | os.PathLike, ref: Any) -> None:
     machine, before anything loads, with the fix a re-run gives (:func:`relocate`): ``explain`` on a received run failed
     each of its items with "no such checkpoint directory … give a hub id", the run's own weights never named."""
     model = getattr(ref, "model", None)
-    if not model or not Path(model).is_absolute() or Path(model).exists():
+    if not isinstance(model, (str, os.PathLike)) or not model or not Path(model).is_absolute() or Path(model).exists():
         return
-    checksum = getattr(ref, "checksum", None)
-    raise ConfigError(f"the run's checkpoint folder {model} is not here (the run was made on another machine, or it moved).",
-                      source=str(run_dir),
-                      fix="pass your copy with --model DIR" + (f" (its weights are checked against the run's sha256 {checksum[:12]}…)"
+    checksum = getattr(ref, "checksum", None)  # the run folder's text, from anyone: a line break or a number there
+    checksum = printable(checksum[:12]) if isinstance(checksum, str) else None  # printed a line of its own / crashed
+    raise ConfigError(f"the run's checkpoint folder {printable(str(model))} is not here (the run was made on another machine, "
+                      "or it moved).", source=str(run_dir),
+                      fix="pass your copy with --model DIR" + (f" (its weights are checked against the run's sha256 {checksum}…)"
                                                                  if checksum else "") + "." + _remake_hint(Path(run_dir)))
 
 

@@ -81,8 +81,9 @@ def lfs_pointers(root: Path, paths: list[str]) -> list[str]:
             info = (root / rel_path).stat()
             if not stat.S_ISREG(info.st_mode) or info.st_size >= LFS_POINTER_MAX_BYTES:
                 continue
-            with open(root / rel_path, "rb") as f:
-                head = f.read(64)
+            with open(os.open(root / rel_path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:  # swapped for a FIFO since stat():
+                info = os.fstat(f.fileno())  # a plain open() waited for a writer for ever
+                head = f.read(64) if stat.S_ISREG(info.st_mode) and info.st_size < LFS_POINTER_MAX_BYTES else b""
         except OSError:
             continue  # a missing or unreadable file is the manifest check's to name
         if head.startswith(LFS_POINTER_STARTS):
