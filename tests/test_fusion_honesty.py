@@ -174,7 +174,8 @@ def test_fusion_intervals_resample_speakers_and_say_so():
         # fewer than 5 speakers holding the changed clips: the p rests on that many units, flagged as compare flags it
         moved = int(np.count_nonzero(bk + ck))
         flagged = any(check.startswith(f"{method} vs speech: only ") for check in res.checks)
-        assert flagged == (0 < moved < 5) and (c["mcnemar_note"] != "") == (0 < moved < 5), method
+        few = 0 < bk.sum() + ck.sum() < 25  # fewer changed clips than the χ² p holds for (intervals16): noted too
+        assert flagged == (0 < moved < 5 or few) and (c["mcnemar_note"] != "") == (0 < moved < 5 or few), method
 
 
 def test_a_fused_mcnemar_resting_on_one_speaker_is_flagged():
