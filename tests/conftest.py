@@ -275,3 +275,24 @@ def streamed_flac(y: np.ndarray, sr: int, dst: Path) -> Path:
     data[8 + 14:8 + 18] = b"\0\0\0\0"
     dst.write_bytes(bytes(data))
     return dst
+
+
+@contextlib.contextmanager
+def fifo_fed(path: Path, data: bytes):
+    """A writer thread that sends ``data`` into the FIFO ``path`` while the block runs: code that (wrongly) opens it
+    blocking returns with those bytes instead of hanging the suite.  On leaving, a non-blocking open lets a writer
+    still waiting go."""
+    import threading
+
+    def writer():
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError:
+            pass
+
+    threading.Thread(target=writer, daemon=True).start()
+    try:
+        yield
+    finally:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))

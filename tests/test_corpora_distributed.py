@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import speech_like
+from conftest import fifo_fed, speech_like
 from workbench.data.corpora import prepare, prepare_folder
 from workbench.errors import ConfigError
 
@@ -227,7 +227,6 @@ def test_a_file_swapped_for_a_fifo_after_its_size_was_read_is_not_opened_for_eve
     """lfs_pointers stat()ed a file, then open()ed it: a FIFO put there in between (a folder being written while it is
     scanned) made open() wait for a writer for ever, and what a writer sent was read as the file's first bytes."""
     import os
-    import threading
 
     from workbench.data.corpora.common import lfs_pointers
 
@@ -237,14 +236,6 @@ def test_a_file_swapped_for_a_fifo_after_its_size_was_read_is_not_opened_for_eve
     monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(tmp_path / "real.wav") if self.name == "take.wav"
                         else real_stat(self, **kw))  # the regular file stat() saw before the swap
 
-    def writer():  # so the old code returned (with the sent bytes) instead of hanging the suite
-        try:
-            with open(tmp_path / "take.wav", "wb") as f:
-                f.write(b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n")
-        except OSError:
-            pass
-
-    threading.Thread(target=writer, daemon=True).start()
-    found = lfs_pointers(tmp_path, ["take.wav"])
-    os.close(os.open(tmp_path / "take.wav", os.O_RDONLY | os.O_NONBLOCK))  # lets a writer still waiting go
+    with fifo_fed(tmp_path / "take.wav", b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n"):
+        found = lfs_pointers(tmp_path, ["take.wav"])  # the old code returned the sent bytes as a pointer
     assert found == []

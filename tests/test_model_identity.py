@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import fifo_fed
 from test_runs import make_dataset
 from workbench.runs.driver import run
 
@@ -111,17 +112,24 @@ def test_a_weights_file_far_larger_than_the_config_allows_is_refused_before_it_i
         assert "model.safetensors" in str(err.value.source)
 
 
-def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_again(tmp_path, monkeypatch, caplog):
-    """projection_tsne_cache.npz with its coordinates edited and its key intact was reused as the run's projection."""
+def _projected(tmp_path):
+    """A run's t-SNE projection made once: its embeddings, its cache file, that file's arrays and the coordinates."""
     import workbench.analysis.embeddings as E
     from test_figure_costs import _emb_run
 
     rf = _emb_run(tmp_path / "run")
     emb = E.load_run_embeddings(rf.path)
-    xy, cached = E.project_run(emb, "tsne", seed=0)
+    first, _ = E.project_run(emb, "tsne", seed=0)
     path = rf.path / "projection_tsne_cache.npz"
     with np.load(path) as z:
-        stored = dict(z)
+        return emb, path, dict(z), first
+
+
+def test_a_projection_cache_whose_numbers_were_edited_under_its_key_is_computed_again(tmp_path, monkeypatch, caplog):
+    """projection_tsne_cache.npz with its coordinates edited and its key intact was reused as the run's projection."""
+    import workbench.analysis.embeddings as E
+
+    emb, path, stored, _ = _projected(tmp_path)
     stored["xy"] = stored["xy"] * 0 + 7  # every point moved, the key kept
     with open(path, "wb") as f:
         np.savez(f, **stored)
@@ -138,14 +146,8 @@ def test_a_projection_cache_of_strings_or_nan_under_its_key_and_a_matching_seal_
     import hashlib
 
     import workbench.analysis.embeddings as E
-    from test_figure_costs import _emb_run
 
-    rf = _emb_run(tmp_path / "run")
-    emb = E.load_run_embeddings(rf.path)
-    first, _ = E.project_run(emb, "tsne", seed=0)
-    path = rf.path / "projection_tsne_cache.npz"
-    with np.load(path) as z:
-        stored = dict(z)
+    emb, path, stored, first = _projected(tmp_path)
     nan = np.full(stored["xy"].shape, np.nan, dtype=np.float32)
     for xy, seal in ((np.full(stored["xy"].shape, "a"), "x"), (nan, hashlib.sha256(nan.tobytes()).hexdigest())):
         with open(path, "wb") as f:
@@ -195,7 +197,6 @@ def test_the_identity_never_opens_a_fifo_put_in_the_folder_and_counts_it_absent(
     """A tokens.txt replaced by a FIFO while a run used the folder: checkpoint_identity's plain open() waited for a
     writer (for ever, without one) and hashed whatever the writer sent as the file's bytes."""
     import os
-    import threading
 
     from workbench.model.weights import checkpoint_identity
 
@@ -203,14 +204,6 @@ def test_the_identity_never_opens_a_fifo_put_in_the_folder_and_counts_it_absent(
     absent = checkpoint_identity(ckpt, "a" * 64)
     os.mkfifo(ckpt / "tokens.txt")
 
-    def writer():  # a writer, so the old code returned (with the sent bytes) instead of hanging the suite
-        try:
-            with open(ckpt / "tokens.txt", "wb") as f:
-                f.write(b"sent through the pipe\n")
-        except OSError:
-            pass
-
-    threading.Thread(target=writer, daemon=True).start()
-    seen = checkpoint_identity(ckpt, "a" * 64)
-    os.close(os.open(ckpt / "tokens.txt", os.O_RDONLY | os.O_NONBLOCK))  # lets a writer still waiting go
+    with fifo_fed(ckpt / "tokens.txt", b"sent through the pipe\n"):  # the old code returned the sent bytes
+        seen = checkpoint_identity(ckpt, "a" * 64)
     assert seen == absent
