@@ -178,6 +178,24 @@ def test_a_fusion_json_whose_numbers_were_edited_under_its_key_is_not_reused(tmp
     assert cached_fusion(rf.path, **params) is None
 
 
+def test_a_fusion_json_of_a_text_model_beside_the_run_is_reused(tmp_path):
+    """A text model under the same folder as the run (a project's .venv beside its runs, or CI's clone under /tmp) is
+    stored relative to the run in fusion.json's key; the key was compared as stored, never matched, and the fusion was
+    fitted again on every report (a fresh clone's CI caught it)."""
+    from workbench.analysis.fusion import cached_fusion, fusion_key, write_sealed_json
+    from workbench.runs.folder import RunFolder
+    from test_figure_costs import _emb_run
+
+    rf = _emb_run(tmp_path / "run")
+    (tmp_path / "models" / "text").mkdir(parents=True)
+    (tmp_path / "models" / "text" / "modules.json").write_text("[]")  # a sentence-transformers folder, as the key checks
+    params = {"text_model": str(tmp_path / "models" / "text"), "n_boot": 20, "folds": 2}
+    write_sealed_json(RunFolder(rf.path), "fusion.json", {"metrics": {"speech": {"uar": 0.41}}, "key": fusion_key(rf.path, **params)})
+    assert json.loads((rf.path / "fusion.json").read_text())["key"]["text_model"] == "../models/text"  # as stored
+    got = cached_fusion(rf.path, **params)
+    assert got is not None and got["key"]["text_model"] == str(tmp_path / "models" / "text")
+
+
 def test_a_tokens_txt_that_is_a_fifo_is_refused_before_funasr_reads_it(ckpt):
     """FunASR's CharTokenizer opens tokens.txt unchecked: a FIFO there hung `workbench model info` (killed by timeout
     after 60 s); the workbench's own checks refused FIFOs in config.yaml and the card but never reached tokens.txt."""

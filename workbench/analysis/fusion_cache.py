@@ -79,10 +79,14 @@ def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None
         stored = loads_json(read_bytes_capped(path, max_bytes=TABLE_MAX_BYTES, what="fusion.json", decompress=False))
     except (OSError, ValueError, ConfigError):
         return None
-    if not isinstance(stored, dict) or stored.get("key") != fusion_key(rf, **params):
+    if not isinstance(stored, dict):
         return None
-    if problem := seal_problem(stored, str(path)):
+    # its text model's path absolute again, as written (a run and the model under one folder store it relative), before
+    # the key is compared: compared as stored, a relative path never matched and the cache was never reused
+    resolved = summary_paths(stored, rf.path, ARTIFACT_PATHS)
+    if not isinstance(resolved, dict) or resolved.get("key") != fusion_key(rf, **params):
+        return None
+    if problem := seal_problem(stored, str(path)):  # the seal covers the file as stored
         logger.warning("%s: it is not reused, the fusion is computed again", problem)
         return None
-    stored = {k: v for k, v in stored.items() if k != SEAL}  # checked: a storage detail, not a figure
-    return summary_paths(stored, rf.path, ARTIFACT_PATHS)  # its text model's path absolute again, as written
+    return {k: v for k, v in resolved.items() if k != SEAL}  # checked: a storage detail, not a figure
