@@ -57,7 +57,7 @@ def certain_top1(scores_ref: np.ndarray, scores_other: np.ndarray) -> int:
     if not len(a) or a.shape[1] < 2:
         return int(len(a))  # one class: nothing to flip
     top = np.sort(a, axis=1)
-    return int(np.sum(top[:, -1] - top[:, -2] > 2 * np.abs(a - b).max(axis=1)))
+    return int(np.sum(top[:, -1] - top[:, -2] > 2 * item_distances(a, b)[0]))
 
 
 def row_cosines(emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
