@@ -108,6 +108,28 @@ def test_casia_two_parts_name_one_speaker_twice_and_neutral_normal(tmp_path):
     assert not m.notes
 
 
+def test_casia_copy_renamed_n_emotion_speaker_keeps_its_four_speakers(tmp_path):
+    """A widely shared copy (a speech-emotion project's preparation script, public code index 19092977570) moves each
+    file to ``CASIA/6/<emotion>/<n>-<emotion>-<speaker>.wav``.  The reader took the folder ``6`` as the speaker: all
+    four people were one speaker with no sex, unsaid.  The name's speaker is read; a name whose emotion is not its
+    folder's is left out and named; a folder that is no speaker of the corpus is said in the notes."""
+    wav(tmp_path / "CASIA" / "6" / "angry" / "201-angry-liuchanhg.wav", seed=1)
+    wav(tmp_path / "CASIA" / "6" / "angry" / "201-angry-ZhaoZuoxiang.wav", seed=2)
+    wav(tmp_path / "CASIA" / "6" / "sad" / "202-sad-wangzhe.wav", seed=3)
+    wav(tmp_path / "CASIA" / "6" / "sad" / "203-happy-wangzhe.wav", seed=4)
+    m = prepare("casia", tmp_path)
+    got = {it.id: (it.speaker, it.gender, it.label, it.meta["text_id"]) for it in m}
+    assert got == {"liuchanhg_angry_201": ("liuchanhg", "female", "angry", "201"),
+                   "ZhaoZuoxiang_angry_201": ("ZhaoZuoxiang", "male", "angry", "201"),
+                   "wangzhe_sad_202": ("wangzhe", "male", "sad", "202")}
+    assert any(n.startswith("1 file(s) named <n>-<emotion>-<speaker> were left out") and "203-happy-wangzhe.wav" in n
+               for n in m.notes)
+    wav(tmp_path / "other" / "angry" / "1.wav", seed=5)
+    m = prepare("casia", tmp_path)
+    assert any(n.startswith("1 file(s) lie under folder(s) that are none of CASIA's four speakers (other;") for n in m.notes)
+    assert {it.speaker for it in m} == {"liuchanhg", "ZhaoZuoxiang", "wangzhe", "other"}
+
+
 # ---------------------------------------------------------------------------
 # ESD: the ReadMe's speakers, the text files' encodings
 # ---------------------------------------------------------------------------
