@@ -617,3 +617,46 @@ def test_msp_podcast_detailed_json_naming_one_segment_under_two_keys_is_refused(
                                ' "MSP-PODCAST_0001_0008.WAV": {"W1": {"EmoClass_Major": "Sad"}}}', "labels_detailed.json")
     with pytest.raises(ConfigError, match="names one segment twice, as 'MSP-PODCAST_0001_0008.wav' and 'MSP-PODCAST_0001_0008.WAV'"):
         read_votes("msp-podcast", p)
+
+
+# ---------------------------------------------------------------------------
+# IEMOCAP: a turn's speaker letter, its audio file's extension as a copy writes it
+# ---------------------------------------------------------------------------
+def _iemocap_session(root: Path, turns: list[tuple[str, str]], ext: dict[str, str]) -> Path:
+    """``root/IEMOCAP_full_release/Session5`` with one scripted dialog's EmoEvaluation file and each turn's audio."""
+    sess = root / "IEMOCAP_full_release" / "Session5"
+    ev = sess / "dialog" / "EmoEvaluation"
+    ev.mkdir(parents=True)
+    (ev / "Ses05F_script01_1.txt").write_text(
+        "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+        + "".join(f"[{2 * i}.0100 - {2 * i + 1}.3925]\t{turn}\t{code}\t[3.5000, 3.5000, 3.0000]\nC-E2:\tOther;\t()\n\n"
+                  for i, (turn, code) in enumerate(turns)))
+    for i, (turn, _) in enumerate(turns):
+        wav(sess / "sentences" / "wav" / "Ses05F_script01_1" / f"{turn}{ext.get(turn, '.wav')}", seed=i)
+    return sess
+
+
+def test_iemocap_turn_whose_last_part_names_no_speaker_is_not_read_as_male(tmp_path):
+    """The turn's last part starts with its speaker's letter (``Ses05F_script01_1_M001`` is the session-5 man's).  A name
+    whose last part starts with another letter (``…_X002``) was read as a male turn of a speaker ``Ses05X``: it is a
+    summary line not read, counted and shown, as a renamed turn is; ``oth`` and ``sur`` of a scripted dialog keep their classes."""
+    _iemocap_session(tmp_path, [("Ses05F_script01_1_F000", "oth"), ("Ses05F_script01_1_M001", "sur"),
+                                ("Ses05F_script01_1_X002", "ang")], {})
+    m = prepare("iemocap", tmp_path)
+    got = {it.id: (it.label, it.emotion, it.speaker, it.gender, it.split, it.meta["improvised"]) for it in m}
+    assert got == {"Ses05F_script01_1_F000": ("oth", "other", "Ses05F", "female", "Session5", False),
+                   "Ses05F_script01_1_M001": ("sur", "surprised", "Ses05M", "male", "Session5", False)}
+    assert any(n.startswith("1 summary line(s) not read") and "Ses05F_script01_1_X002" in n for n in m.notes)
+
+
+def test_iemocap_turn_audio_with_an_upper_case_extension_is_found(tmp_path):
+    """A copy whose files end ``.WAV``: the reader looked for ``<turn>.wav`` only and left each such turn out as having
+    no audio file; the AppleDouble ``._<turn>.wav`` beside a turn is still no audio."""
+    sess = _iemocap_session(tmp_path, [("Ses05F_script01_1_F000", "neu"), ("Ses05F_script01_1_M001", "ang")],
+                            {"Ses05F_script01_1_M001": ".WAV"})
+    (sess / "sentences" / "wav" / "Ses05F_script01_1" / "._Ses05F_script01_1_F000.wav").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    m = prepare("iemocap", tmp_path)
+    assert {it.id: it.path for it in m} == {
+        "Ses05F_script01_1_F000": "IEMOCAP_full_release/Session5/sentences/wav/Ses05F_script01_1/Ses05F_script01_1_F000.wav",
+        "Ses05F_script01_1_M001": "IEMOCAP_full_release/Session5/sentences/wav/Ses05F_script01_1/Ses05F_script01_1_M001.WAV"}
+    assert not any("no audio file" in n for n in m.notes)
