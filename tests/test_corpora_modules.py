@@ -437,3 +437,20 @@ def test_msp_podcast_without_a_consensus_file_names_the_early_releases_fix(tmp_p
     with pytest.raises(ConfigError) as err:
         msp_podcast.prepare(tmp_path)
     assert "before 1.6" in err.value.fix and "Previous_releases_information" in err.value.fix and "Partitions.txt" in err.value.fix
+
+
+def test_msp_podcast_release_unpacked_into_a_folder_of_its_own_is_read(tmp_path):
+    """The release unpacks into ``MSP-PODCAST-Publish-1.11/`` (public loaders point at that folder); the folder it was
+    unpacked into was refused as holding no labels file.  Its Partitions.txt is found there too; two releases side by
+    side are refused."""
+    release = tmp_path / "MSP-PODCAST-Publish-1.5"
+    release.mkdir()
+    _msp_early_release(release, "FileName,EmoClass\nMSP-PODCAST_0001_0008.wav,A\nMSP-PODCAST_0002_0001.wav,N\n",
+                       "Train; MSP-PODCAST_0001_0008.wav\nTest2; MSP-PODCAST_0002_0001.wav\n")
+    m = msp_podcast.prepare(tmp_path)
+    assert {it.id: (it.label, it.split) for it in m} == {"MSP-PODCAST_0001_0008": ("A", "Train"), "MSP-PODCAST_0002_0001": ("N", "Test2")}
+    assert [it.path for it in m][0] == "MSP-PODCAST-Publish-1.5/Audios/MSP-PODCAST_0001_0008.wav"
+    (tmp_path / "MSP-PODCAST-Publish-1.6" / "Labels").mkdir(parents=True)
+    (tmp_path / "MSP-PODCAST-Publish-1.6" / "Labels" / "labels_concensus.csv").write_text("FileName,EmoClass\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds 2 MSP-Podcast releases' labels"):
+        msp_podcast.prepare(tmp_path)

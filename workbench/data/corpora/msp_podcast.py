@@ -64,14 +64,31 @@ JSON_MAX_OBJECTS = 2 * TABLE_MAX_ROWS + 1
 JSON_MAX_VALUES = 8 * TABLE_MAX_ROWS
 
 
-def _consensus_file(root: Path) -> Path:
-    """``labels_consensus.csv`` (or the early ``labels_concensus.csv``) in the release's labels folder, whatever its
-    case (``Labels/``, ``labels/``, ``label/``), or in the folder given."""
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in LABEL_FOLDERS)
-    for folder in (*folders, root):
+def _labels_in(folder: Path) -> Path | None:
+    """The consensus file in ``folder``'s labels folder, whatever its case (``Labels/``, ``labels/``, ``label/``), or in
+    ``folder`` itself; None when neither holds one."""
+    folders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.lower() in LABEL_FOLDERS)
+    for where in (*folders, folder):
         for name in CONSENSUS_FILES:
-            if (folder / name).is_file():
-                return folder / name
+            if (where / name).is_file():
+                return where / name
+    return None
+
+
+def _consensus_file(root: Path) -> Path:
+    """``labels_consensus.csv`` (or the early ``labels_concensus.csv``) of the release in the folder given, or in a folder
+    in it: the release unpacks into ``MSP-PODCAST-Publish-1.11/``, and the folder it was unpacked into was refused as
+    holding no labels.  Two releases side by side are refused (which one is meant would be a guess)."""
+    found = _labels_in(root)
+    if found is not None:
+        return found
+    nested = [hit for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+              if (hit := _labels_in(sub)) is not None]
+    if len(nested) > 1:
+        raise ConfigError(f"holds {len(nested)} MSP-Podcast releases' labels ({', '.join(rel(h, root) for h in nested[:3])}); "
+                          "one manifest is of one release.", source=str(root), fix="pass the top folder of one release.")
+    if nested:
+        return nested[0]
     raise ConfigError("no Labels/labels_consensus.csv (or labels_concensus.csv, labels_consensus.json) in the MSP-Podcast folder.",
                       source=str(root),
                       fix="pass the top folder of the MSP-Podcast release (it holds Audios/ and Labels/). A release before 1.6 "
@@ -86,8 +103,9 @@ PARTITIONS_FILE = "partitions.txt"
 
 
 def _partitions_file(root: Path, labels: Path) -> Path | None:
-    """The release's ``Partitions.txt`` (any case) in the folder given or beside the consensus file, or None."""
-    for folder in dict.fromkeys((root, labels.parent)):
+    """The release's ``Partitions.txt`` (any case) in the folder given, beside the consensus file or in the release's top
+    folder (above the labels folder), or None."""
+    for folder in dict.fromkeys((root, labels.parent, labels.parent.parent)):
         for p in sorted(folder.iterdir()):
             if p.name.lower() == PARTITIONS_FILE and p.is_file():
                 return p
