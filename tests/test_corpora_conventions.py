@@ -660,3 +660,41 @@ def test_iemocap_turn_audio_with_an_upper_case_extension_is_found(tmp_path):
         "Ses05F_script01_1_F000": "IEMOCAP_full_release/Session5/sentences/wav/Ses05F_script01_1/Ses05F_script01_1_F000.wav",
         "Ses05F_script01_1_M001": "IEMOCAP_full_release/Session5/sentences/wav/Ses05F_script01_1/Ses05F_script01_1_M001.WAV"}
     assert not any("no audio file" in n for n in m.notes)
+
+
+# ---------------------------------------------------------------------------
+# TESS: one folder per speaker and emotion
+# ---------------------------------------------------------------------------
+def test_tess_file_in_a_folder_of_another_speaker_or_emotion_is_named(tmp_path):
+    """TESS keeps one folder per speaker and emotion (``OAF_angry/``, ``YAF_pleasant_surprised/``, ``OAF_Pleasant_surprise/``).
+    A file whose folder says another speaker or emotion than its name (moved, or renamed) was read by its name alone,
+    without a word: the manifest keeps the name's label and the note names the file with both; the misnamed
+    ``OAF_neutral/OA_bite_neutral.wav`` and the folders' spellings of pleasant surprise agree with their files."""
+    top = tmp_path / "TESS Toronto emotional speech set data"
+    for i, path in enumerate(["OAF_angry/OAF_back_angry.wav", "OAF_neutral/OA_bite_neutral.wav", "OAF_Pleasant_surprise/OAF_back_ps.wav",
+                              "YAF_pleasant_surprised/YAF_back_ps.wav", "YAF_fear/OAF_bar_fear.wav", "OAF_Sad/OAF_base_angry.wav"]):
+        wav(top / path, seed=i)
+    m = prepare("tess", tmp_path)
+    assert {it.id: (it.speaker, it.label) for it in m}["OAF_bar_fear"] == ("OAF", "fear")
+    note = next(n for n in m.notes if "lie in a folder whose speaker or emotion" in n)
+    assert note.startswith("2 file(s)")
+    assert "YAF_fear/OAF_bar_fear.wav (folder: speaker YAF, name OAF)" in note
+    assert "OAF_Sad/OAF_base_angry.wav (folder: emotion sad, name angry)" in note
+
+
+def test_ravdess_and_esd_file_in_another_speakers_folder_is_named(tmp_path):
+    """RAVDESS keeps each actor's files in ``Actor_NN/`` and ESD each speaker's in ``NNNN/``; both name the speaker in
+    the file name too.  A file in another speaker's folder was read by its name without a word (its sex, for RAVDESS,
+    the parity of the name's actor): the name's speaker is kept and the file is named with the folder's."""
+    wav(tmp_path / "rav" / "Actor_01" / "03-01-05-01-01-01-01.wav", seed=1)
+    wav(tmp_path / "rav" / "Actor_01" / "03-01-05-01-01-01-02.wav", seed=2)
+    m = prepare("ravdess", tmp_path / "rav")
+    assert {it.id: (it.speaker, it.gender) for it in m}["03-01-05-01-01-01-02"] == ("Actor_02", "female")
+    assert any(n.startswith("1 file(s) lie in another actor's folder") and
+               "Actor_01/03-01-05-01-01-01-02.wav (folder Actor_01, name actor 02)" in n for n in m.notes)
+    wav(tmp_path / "esd" / "0011" / "Angry" / "train" / "0011_000400.wav", seed=3)
+    wav(tmp_path / "esd" / "0011" / "Angry" / "0012_000380.wav", seed=4)
+    m = prepare("esd", tmp_path / "esd")
+    assert {it.id: it.speaker for it in m} == {"0011_000400": "0011", "0012_000380": "0012"}
+    assert any(n.startswith("1 file(s) lie in another speaker's folder") and "0011/Angry/0012_000380.wav (folder 0011)" in n
+               for n in m.notes)
