@@ -42,7 +42,7 @@ SPLITS = ("train", "evaluation", "test")
 MALE = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
 SPEAKERS = {f"{n:04d}": ("zh" if n <= 10 else "en", "male" if f"{n:04d}" in MALE else "female") for n in range(1, 21)}
 
-_FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
+_FILE_NAME = re.compile(r"^([0-9]{4})_([0-9]{6})$")  # ASCII digits: \d takes ٠١ too
 #: the emotion blocks of each speaker's numbering, in order, 350 utterances each
 EMOTION_BLOCKS = ("neutral", "angry", "happy", "sad", "surprise")
 BLOCK = 350
