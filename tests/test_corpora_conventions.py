@@ -124,6 +124,11 @@ def test_casia_copy_renamed_n_emotion_speaker_keeps_its_four_speakers(tmp_path):
                    "wangzhe_sad_202": ("wangzhe", "male", "sad", "202")}
     assert any(n.startswith("1 file(s) named <n>-<emotion>-<speaker> were left out") and "203-happy-wangzhe.wav" in n
                for n in m.notes)
+    wav(tmp_path / "CASIA" / "wangzhe" / "fear" / "204-fear-wangzhe.wav", seed=6)  # renamed in place, not moved
+    wav(tmp_path / "CASIA" / "wangzhe" / "fear" / "205-fear-liuchanhg.wav", seed=7)  # the name's speaker is not the folder's
+    m = prepare("casia", tmp_path)
+    assert {it.id: (it.speaker, it.meta["text_id"]) for it in m}["wangzhe_fear_204"] == ("wangzhe", "204")
+    assert any(n.startswith("2 file(s) named <n>-<emotion>-<speaker> were left out") and "205-fear-liuchanhg.wav" in n for n in m.notes)
     wav(tmp_path / "other" / "angry" / "1.wav", seed=5)
     m = prepare("casia", tmp_path)
     assert any(n.startswith("1 file(s) lie under folder(s) that are none of CASIA's four speakers (other;") for n in m.notes)

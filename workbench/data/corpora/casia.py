@@ -61,8 +61,10 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             continue
         speaker_folder, number = p.parent.parent.name, p.stem
         renamed = _RENAMED.match(p.stem)
-        if renamed and speaker_folder.lower() not in SPEAKERS and renamed[3].lower() in SPEAKERS:
-            if FOLDER_LABELS.get(renamed[2].lower(), renamed[2].lower()) != emo:
+        if renamed and renamed[3].lower() in SPEAKERS:  # renamed in place (liuchanhg/angry/) or moved too (6/angry/)
+            person = SPEAKERS[renamed[3].lower()][0]
+            if FOLDER_LABELS.get(renamed[2].lower(), renamed[2].lower()) != emo or \
+                    SPEAKERS.get(speaker_folder.lower(), (person,))[0] != person:
                 mismatched.append(rel(p, root))
                 continue
             number, speaker_folder = renamed[1], renamed[3]
@@ -84,6 +86,6 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             "folder that holds the speaker folders.")
     if mismatched:
         manifest.notes.append(
-            f"{len(mismatched)} file(s) named <n>-<emotion>-<speaker> were left out: the emotion in the name is not the "
-            f"folder's, so the label would be a guess (e.g. {', '.join(mismatched[:3])}).")
+            f"{len(mismatched)} file(s) named <n>-<emotion>-<speaker> were left out: the emotion or the speaker in the name is "
+            f"not the folder's, so the label or the speaker would be a guess (e.g. {', '.join(mismatched[:3])}).")
     return manifest
