@@ -108,6 +108,33 @@ def test_casia_two_parts_name_one_speaker_twice_and_neutral_normal(tmp_path):
     assert not m.notes
 
 
+def test_casia_copy_renamed_n_emotion_speaker_keeps_its_four_speakers(tmp_path):
+    """A widely shared copy (a speech-emotion project's preparation script, public code index 19092977570) moves each
+    file to ``CASIA/6/<emotion>/<n>-<emotion>-<speaker>.wav``.  The reader took the folder ``6`` as the speaker: all
+    four people were one speaker with no sex, unsaid.  The name's speaker is read; a name whose emotion is not its
+    folder's is left out and named; a folder that is no speaker of the corpus is said in the notes."""
+    wav(tmp_path / "CASIA" / "6" / "angry" / "201-angry-liuchanhg.wav", seed=1)
+    wav(tmp_path / "CASIA" / "6" / "angry" / "201-angry-ZhaoZuoxiang.wav", seed=2)
+    wav(tmp_path / "CASIA" / "6" / "sad" / "202-sad-wangzhe.wav", seed=3)
+    wav(tmp_path / "CASIA" / "6" / "sad" / "203-happy-wangzhe.wav", seed=4)
+    m = prepare("casia", tmp_path)
+    got = {it.id: (it.speaker, it.gender, it.label, it.meta["text_id"]) for it in m}
+    assert got == {"liuchanhg_angry_201": ("liuchanhg", "female", "angry", "201"),
+                   "ZhaoZuoxiang_angry_201": ("ZhaoZuoxiang", "male", "angry", "201"),
+                   "wangzhe_sad_202": ("wangzhe", "male", "sad", "202")}
+    assert any(n.startswith("1 file(s) named <n>-<emotion>-<speaker> were left out") and "203-happy-wangzhe.wav" in n
+               for n in m.notes)
+    wav(tmp_path / "CASIA" / "wangzhe" / "fear" / "204-fear-wangzhe.wav", seed=6)  # renamed in place, not moved
+    wav(tmp_path / "CASIA" / "wangzhe" / "fear" / "205-fear-liuchanhg.wav", seed=7)  # the name's speaker is not the folder's
+    m = prepare("casia", tmp_path)
+    assert {it.id: (it.speaker, it.meta["text_id"]) for it in m}["wangzhe_fear_204"] == ("wangzhe", "204")
+    assert any(n.startswith("2 file(s) named <n>-<emotion>-<speaker> were left out") and "205-fear-liuchanhg.wav" in n for n in m.notes)
+    wav(tmp_path / "other" / "angry" / "1.wav", seed=5)
+    m = prepare("casia", tmp_path)
+    assert any(n.startswith("1 file(s) lie under folder(s) that are none of CASIA's four speakers (other;") for n in m.notes)
+    assert {it.speaker for it in m} == {"liuchanhg", "ZhaoZuoxiang", "wangzhe", "other"}
+
+
 # ---------------------------------------------------------------------------
 # ESD: the ReadMe's speakers, the text files' encodings
 # ---------------------------------------------------------------------------
@@ -595,3 +622,100 @@ def test_msp_podcast_detailed_json_naming_one_segment_under_two_keys_is_refused(
                                ' "MSP-PODCAST_0001_0008.WAV": {"W1": {"EmoClass_Major": "Sad"}}}', "labels_detailed.json")
     with pytest.raises(ConfigError, match="names one segment twice, as 'MSP-PODCAST_0001_0008.wav' and 'MSP-PODCAST_0001_0008.WAV'"):
         read_votes("msp-podcast", p)
+
+
+# ---------------------------------------------------------------------------
+# IEMOCAP: a turn's speaker letter, its audio file's extension as a copy writes it
+# ---------------------------------------------------------------------------
+def _iemocap_session(root: Path, turns: list[tuple[str, str]], ext: dict[str, str]) -> Path:
+    """``root/IEMOCAP_full_release/Session5`` with one scripted dialog's EmoEvaluation file and each turn's audio."""
+    sess = root / "IEMOCAP_full_release" / "Session5"
+    ev = sess / "dialog" / "EmoEvaluation"
+    ev.mkdir(parents=True)
+    (ev / "Ses05F_script01_1.txt").write_text(
+        "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+        + "".join(f"[{2 * i}.0100 - {2 * i + 1}.3925]\t{turn}\t{code}\t[3.5000, 3.5000, 3.0000]\nC-E2:\tOther;\t()\n\n"
+                  for i, (turn, code) in enumerate(turns)))
+    for i, (turn, _) in enumerate(turns):
+        wav(sess / "sentences" / "wav" / "Ses05F_script01_1" / f"{turn}{ext.get(turn, '.wav')}", seed=i)
+    return sess
+
+
+def test_iemocap_turn_whose_last_part_names_no_speaker_is_not_read_as_male(tmp_path):
+    """The turn's last part starts with its speaker's letter (``Ses05F_script01_1_M001`` is the session-5 man's).  A name
+    whose last part starts with another letter (``…_X002``) was read as a male turn of a speaker ``Ses05X``: it is a
+    summary line not read, counted and shown, as a renamed turn is; ``oth`` and ``sur`` of a scripted dialog keep their classes."""
+    _iemocap_session(tmp_path, [("Ses05F_script01_1_F000", "oth"), ("Ses05F_script01_1_M001", "sur"),
+                                ("Ses05F_script01_1_X002", "ang")], {})
+    m = prepare("iemocap", tmp_path)
+    got = {it.id: (it.label, it.emotion, it.speaker, it.gender, it.split, it.meta["improvised"]) for it in m}
+    assert got == {"Ses05F_script01_1_F000": ("oth", "other", "Ses05F", "female", "Session5", False),
+                   "Ses05F_script01_1_M001": ("sur", "surprised", "Ses05M", "male", "Session5", False)}
+    assert any(n.startswith("1 summary line(s) not read") and "Ses05F_script01_1_X002" in n for n in m.notes)
+
+
+def test_iemocap_turn_audio_with_an_upper_case_extension_is_found(tmp_path):
+    """A copy whose files end ``.WAV``: the reader looked for ``<turn>.wav`` only and left each such turn out as having
+    no audio file; the AppleDouble ``._<turn>.wav`` beside a turn is still no audio."""
+    sess = _iemocap_session(tmp_path, [("Ses05F_script01_1_F000", "neu"), ("Ses05F_script01_1_M001", "ang")],
+                            {"Ses05F_script01_1_M001": ".WAV"})
+    (sess / "sentences" / "wav" / "Ses05F_script01_1" / "._Ses05F_script01_1_F000.wav").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    m = prepare("iemocap", tmp_path)
+    assert {it.id: it.path for it in m} == {
+        "Ses05F_script01_1_F000": "IEMOCAP_full_release/Session5/sentences/wav/Ses05F_script01_1/Ses05F_script01_1_F000.wav",
+        "Ses05F_script01_1_M001": "IEMOCAP_full_release/Session5/sentences/wav/Ses05F_script01_1/Ses05F_script01_1_M001.WAV"}
+    assert not any("no audio file" in n for n in m.notes)
+
+
+# ---------------------------------------------------------------------------
+# TESS: one folder per speaker and emotion
+# ---------------------------------------------------------------------------
+def test_tess_file_in_a_folder_of_another_speaker_or_emotion_is_named(tmp_path):
+    """TESS keeps one folder per speaker and emotion (``OAF_angry/``, ``YAF_pleasant_surprised/``, ``OAF_Pleasant_surprise/``).
+    A file whose folder says another speaker or emotion than its name (moved, or renamed) was read by its name alone,
+    without a word: the manifest keeps the name's label and the note names the file with both; the misnamed
+    ``OAF_neutral/OA_bite_neutral.wav`` and the folders' spellings of pleasant surprise agree with their files."""
+    top = tmp_path / "TESS Toronto emotional speech set data"
+    for i, path in enumerate(["OAF_angry/OAF_back_angry.wav", "OAF_neutral/OA_bite_neutral.wav", "OAF_Pleasant_surprise/OAF_back_ps.wav",
+                              "YAF_pleasant_surprised/YAF_back_ps.wav", "YAF_fear/OAF_bar_fear.wav", "OAF_Sad/OAF_base_angry.wav"]):
+        wav(top / path, seed=i)
+    m = prepare("tess", tmp_path)
+    assert {it.id: (it.speaker, it.label) for it in m}["OAF_bar_fear"] == ("OAF", "fear")
+    note = next(n for n in m.notes if "lie in a folder whose speaker or emotion" in n)
+    assert note.startswith("2 file(s)")
+    assert "YAF_fear/OAF_bar_fear.wav (folder: speaker YAF, name OAF)" in note
+    assert "OAF_Sad/OAF_base_angry.wav (folder: emotion sad, name angry)" in note
+
+
+def test_ravdess_and_esd_file_in_another_speakers_folder_is_named(tmp_path):
+    """RAVDESS keeps each actor's files in ``Actor_NN/`` and ESD each speaker's in ``NNNN/``; both name the speaker in
+    the file name too.  A file in another speaker's folder was read by its name without a word (its sex, for RAVDESS,
+    the parity of the name's actor): the name's speaker is kept and the file is named with the folder's."""
+    wav(tmp_path / "rav" / "Actor_01" / "03-01-05-01-01-01-01.wav", seed=1)
+    wav(tmp_path / "rav" / "Actor_01" / "03-01-05-01-01-01-02.wav", seed=2)
+    m = prepare("ravdess", tmp_path / "rav")
+    assert {it.id: (it.speaker, it.gender) for it in m}["03-01-05-01-01-01-02"] == ("Actor_02", "female")
+    assert any(n.startswith("1 file(s) lie in another actor's folder") and
+               "Actor_01/03-01-05-01-01-01-02.wav (folder Actor_01, name actor 02)" in n for n in m.notes)
+    wav(tmp_path / "esd" / "0011" / "Angry" / "train" / "0011_000400.wav", seed=3)
+    wav(tmp_path / "esd" / "0011" / "Angry" / "0012_000380.wav", seed=4)
+    m = prepare("esd", tmp_path / "esd")
+    assert {it.id: it.speaker for it in m} == {"0011_000400": "0011", "0012_000380": "0012"}
+    assert any(n.startswith("1 file(s) lie in another speaker's folder") and "0011/Angry/0012_000380.wav (folder 0011)" in n
+               for n in m.notes)
+
+
+@pytest.mark.parametrize("corpus, good, other", [
+    ("crema-d", "AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/١٠٠١_DFA_ANG_XX.wav"),
+    ("esd", "0011/Angry/0011_000351.wav", "0011/Angry/٠٠١١_000352.wav"),
+    ("emodb", "wav/03a01Fa.wav", "wav/03a٠1Fa.wav")])
+def test_file_name_digits_are_ascii_digits(tmp_path, corpus, good, other):
+    """The corpora's names are ASCII digits; Python's ``\\d`` also takes Arabic-Indic and other digits (``١٠٠١``), which
+    ``int`` reads as 1001: such a file was an item of a speaker ``١٠٠١`` with no sex (CREMA-D), of ``٠٠١١`` read as
+    an English speaker with no sex (ESD), or of text ``a٠1`` with no sentence (EmoDB).  It does not follow the naming:
+    left out and counted, as RAVDESS's reader already did."""
+    wav(tmp_path / good, seed=1)
+    wav(tmp_path / other, seed=2)
+    m = prepare(corpus, tmp_path)
+    assert [it.path for it in m] == [good]
+    assert any("1 file in" in n and "naming" in n for n in m.notes)

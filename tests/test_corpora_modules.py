@@ -377,3 +377,80 @@ def test_an_unknown_corpus_is_refused_with_the_known_ones(tmp_path):
         prepare("savee", tmp_path)
     with pytest.raises(ConfigError, match="crema-d corpus folder not found"):
         prepare("CremaD", tmp_path / "nope")
+
+
+def _msp_early_release(root, rows, partitions):
+    """A release 1.0–1.5 as laid out: Audios/, Labels/labels_concensus.csv without Split_Set, Partitions.txt on top."""
+    (root / "Audios").mkdir()
+    (root / "Labels").mkdir()
+    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004", "MSP-PODCAST_0004_0002"):
+        sf.write(root / "Audios" / f"{name}.wav", speech_like(dur=0.3), 16000)
+    (root / "Labels" / "labels_concensus.csv").write_text(rows, encoding="utf-8")
+    (root / "Partitions.txt").write_text(partitions, encoding="utf-8")
+
+
+def test_msp_podcast_early_release_takes_its_split_from_partitions_txt(tmp_path):
+    """Releases 1.0–1.5 have no Split_Set column (a public loader of 1.6–1.11 refuses them: "Podcast 1.0-1.5 use a different
+    label file"); the partitions are in the release's Partitions.txt, ``Train; MSP-PODCAST_0023_0048.wav`` a line (public
+    code reading MSP-PODCAST-Publish-1.8/Partitions.txt, index 27815778836).  The reader left every split empty, so
+    ``--scheme split`` found no train and no test item; it reads Partitions.txt, counts a row it does not list, names a
+    line it cannot read, and refuses a file given two partitions."""
+    _msp_early_release(tmp_path, "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender\n"
+                       "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female\n"
+                       "MSP-PODCAST_0002_0001.wav,N,4.0,4.2,4.4,12,Male\n"
+                       "MSP-PODCAST_0003_0004.wav,S,3.0,3.4,4.0,13,Male\n"
+                       "MSP-PODCAST_0004_0002.wav,H,3.0,3.4,4.0,14,Female\n",
+                       "Train; MSP-PODCAST_0001_0008.wav\nValidation; MSP-PODCAST_0002_0001.wav\n\n"
+                       "Test1;MSP-PODCAST_0003_0004.wav\nthis line is no partition\n")
+    m = msp_podcast.prepare(tmp_path)
+    assert {it.id: it.split for it in m} == {"MSP-PODCAST_0001_0008": "Train", "MSP-PODCAST_0002_0001": "Validation",
+                                            "MSP-PODCAST_0003_0004": "Test1", "MSP-PODCAST_0004_0002": ""}
+    assert any(n.startswith("split from ") and "Partitions.txt" in n and "1 row(s) of labels_concensus.csv are not in it" in n
+               for n in m.notes)
+    assert any(n.startswith("1 line(s) of Partitions.txt") and "line 5" in n for n in m.notes)
+    assert "Train 1 (train)" in m.notes[-1] and "Test1 1 (a test set)" in m.notes[-1]
+    (tmp_path / "Partitions.txt").write_text("Train; MSP-PODCAST_0001_0008.wav\nTest1; MSP-PODCAST_0001_0008.wav\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="two partitions, 'Train' \\(line 1\\) and 'Test1' \\(line 2\\)"):
+        msp_podcast.prepare(tmp_path)
+    (tmp_path / "Partitions.txt").unlink()
+    m = msp_podcast.prepare(tmp_path)
+    assert {it.split for it in m} == {""} and "no Partitions.txt" in m.notes[-1]
+
+
+def test_msp_podcast_split_set_wins_over_partitions_txt_and_a_disagreement_is_named(tmp_path):
+    """A release with both (1.8 ships Partitions.txt beside Split_Set): Split_Set is kept, a file the two place apart is
+    named, so copies of two releases mixed into one folder are seen."""
+    _msp_early_release(tmp_path, "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+                       "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n"
+                       "MSP-PODCAST_0002_0001.wav,N,4.0,4.2,4.4,12,Male,Test1\n",
+                       "Train; MSP-PODCAST_0001_0008.wav\nTrain; MSP-PODCAST_0002_0001.wav\n")
+    m = msp_podcast.prepare(tmp_path)
+    assert [it.split for it in m] == ["Train", "Test1"]
+    assert any(n.startswith("1 file(s) are in another partition in Partitions.txt") and "MSP-PODCAST_0002_0001.wav (Test1 / Train)" in n
+               for n in m.notes)
+
+
+def test_msp_podcast_without_a_consensus_file_names_the_early_releases_fix(tmp_path):
+    """A release before 1.6 names its labels otherwise: the refusal says how to go on, not only what is missing."""
+    (tmp_path / "Audios").mkdir()
+    (tmp_path / "Labels").mkdir()
+    with pytest.raises(ConfigError) as err:
+        msp_podcast.prepare(tmp_path)
+    assert "before 1.6" in err.value.fix and "Previous_releases_information" in err.value.fix and "Partitions.txt" in err.value.fix
+
+
+def test_msp_podcast_release_unpacked_into_a_folder_of_its_own_is_read(tmp_path):
+    """The release unpacks into ``MSP-PODCAST-Publish-1.11/`` (public loaders point at that folder); the folder it was
+    unpacked into was refused as holding no labels file.  Its Partitions.txt is found there too; two releases side by
+    side are refused."""
+    release = tmp_path / "MSP-PODCAST-Publish-1.5"
+    release.mkdir()
+    _msp_early_release(release, "FileName,EmoClass\nMSP-PODCAST_0001_0008.wav,A\nMSP-PODCAST_0002_0001.wav,N\n",
+                       "Train; MSP-PODCAST_0001_0008.wav\nTest2; MSP-PODCAST_0002_0001.wav\n")
+    m = msp_podcast.prepare(tmp_path)
+    assert {it.id: (it.label, it.split) for it in m} == {"MSP-PODCAST_0001_0008": ("A", "Train"), "MSP-PODCAST_0002_0001": ("N", "Test2")}
+    assert [it.path for it in m][0] == "MSP-PODCAST-Publish-1.5/Audios/MSP-PODCAST_0001_0008.wav"
+    (tmp_path / "MSP-PODCAST-Publish-1.6" / "Labels").mkdir(parents=True)
+    (tmp_path / "MSP-PODCAST-Publish-1.6" / "Labels" / "labels_concensus.csv").write_text("FileName,EmoClass\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds 2 MSP-Podcast releases' labels"):
+        msp_podcast.prepare(tmp_path)

@@ -46,7 +46,7 @@ ACTORS = range(1001, 1092)
 #: names there are MP3 or FLV files whose WAV is fine): clip → the README's words
 DEFECTIVE_WAVS = {"1076_MTI_SAD_XX": "no audio, very short"}
 
-_FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_(" + "|".join(LABEL_MAP) + r")_(LO|MD|HI|XX|X)$")
+_FILE_NAME = re.compile(r"^([0-9]{4})_([A-Z]{3})_(" + "|".join(LABEL_MAP) + r")_(LO|MD|HI|XX|X)$")  # ASCII digits: \d takes ٠١ too
 
 
 @dataclass(frozen=True)

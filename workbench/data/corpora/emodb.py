@@ -65,7 +65,7 @@ TEXTS = {
 #: EmoDB's release: only utterances recognised by at least 80 % of the listeners (and natural for over 60 %) were kept
 RELEASE_FLOOR = 0.8
 
-_FILE_NAME = re.compile(r"^(\d\d)([ab]\d\d)([" + "".join(LABEL_MAP) + r"])([a-z])$")
+_FILE_NAME = re.compile(r"^([0-9][0-9])([ab][0-9][0-9])([" + "".join(LABEL_MAP) + r"])([a-z])$")  # ASCII digits: \d takes ٠١ too
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ SPLITS = ("train", "evaluation", "test")
 MALE = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
 SPEAKERS = {f"{n:04d}": ("zh" if n <= 10 else "en", "male" if f"{n:04d}" in MALE else "female") for n in range(1, 21)}
 
-_FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
+_FILE_NAME = re.compile(r"^([0-9]{4})_([0-9]{6})$")  # ASCII digits: \d takes ٠١ too
 #: the emotion blocks of each speaker's numbering, in order, 350 utterances each
 EMOTION_BLOCKS = ("neutral", "angry", "happy", "sad", "surprise")
 BLOCK = 350
@@ -131,13 +131,16 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """
     root = require_dir(corpus_dir, NAME)
     texts, unread = _texts(root)
-    items, skipped, odd, numbered, hidden = [], [], [], 0, []
+    items, skipped, odd, numbered, hidden, moved = [], [], [], 0, [], []
     for p in audio_files(root, hidden):
         parsed = parse_path(p)
         if parsed is None:
             skipped.append(rel(p, root))
             continue
         spk, emo_dir, split = parsed
+        folder = (p.parent.parent.parent if split else p.parent.parent).name
+        if re.fullmatch(r"[0-9]{4}", folder) and folder != spk:
+            moved.append(f"{rel(p, root)} (folder {folder})")
         expected = by_number(p.stem.split("_")[1])
         disagree = _disagreement(emo_dir, split, expected)
         if disagree:
@@ -151,6 +154,10 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         ))
     manifest = finish(items, root, NAME, skipped, hidden=hidden)
     manifest.notes.extend(_split_notes(items, numbered, odd))
+    if moved:
+        manifest.notes.append(f"{len(moved)} file(s) lie in another speaker's folder than the speaker their name gives "
+                              "(NNNN_utterance: the name's is kept, with its language and sex): " + "; ".join(moved[:5])
+                              + (f" … and {len(moved) - 5} more" if len(moved) > 5 else "") + ". Check that the files were not moved.")
     if unread:
         manifest.notes.append(f"{len(unread)} speaker text file(s) could not be read, so their utterances have no text: "
                               + "; ".join(unread[:5]) + (" …" if len(unread) > 5 else ""))

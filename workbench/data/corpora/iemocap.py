@@ -60,8 +60,10 @@ CLASS_SETS = {"all": tuple(code for code, key in LABEL_MAP.items() if key), "fou
 CLASS_NAMES = {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "sadness", "ang": "anger", "sur": "surprise",
                "fea": "fear", "dis": "disgust", "fru": "frustration", "oth": "other", "xxx": ""}
 
-#: the turn's summary line; times are printed with four decimals, a whole number is read too
-_TURN = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(Ses\d\d[FM]_\S+)\s+(\w+)\s+\[([^\]]*)\]")
+#: the turn's summary line; times are printed with four decimals, a whole number is read too.  The turn name's last part
+#: starts with its speaker's letter, F or M (``…_M013``): a name whose last part starts otherwise (``…_X002``) was read
+#: as a male turn of a speaker ``Ses05X``; it is a line not read, counted with the others (:data:`UNREAD_TURNS`)
+_TURN = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(Ses\d\d[FM]_\S+_[FM][^_\s]*)\s+(\w+)\s+\[([^\]]*)\]")
 #: a line shaped like a summary line (``[… - …]`` then a name) that :data:`_TURN` does not read: a renamed turn, a
 #: time that is no number; counted and told, never dropped without a word.  The first class leaves out ``-`` so that
 #: only the first dash can be the separator: ``[^\]]*-[^\]]*`` tried every dash, quadratic in a line of dashes without
@@ -158,6 +160,7 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
     items, skipped, unread = [], [], []
     listed: dict[str, tuple[str, int, str]] = {}  # turn -> (evaluation file, line, code) of its first summary line
     twice: dict[str, list[str]] = {}  # turn -> where each further summary line of it stands, with the codes
+    audio: dict[Path, dict[str, Path]] = {}  # dialog folder -> its audio files by lower-cased name
     for sess in _sessions(root):
         texts = _transcripts(sess)
         for ef in _text_files(sess / "dialog" / "EmoEvaluation"):
@@ -171,9 +174,9 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
                     twice.setdefault(turn.utterance, []).append(_second_listing(listed[turn.utterance], str(ef.relative_to(root)), n, turn))
                     continue
                 listed[turn.utterance] = (str(ef.relative_to(root)), n, turn.label)
-                wav = sess / "sentences" / "wav" / turn.dialog / f"{turn.utterance}.wav"
-                if not wav.is_file():
-                    skipped.append(str(wav.relative_to(root)))
+                wav = _turn_audio(sess, turn, audio)
+                if wav is None:
+                    skipped.append(str((sess / "sentences" / "wav" / turn.dialog / f"{turn.utterance}.wav").relative_to(root)))
                     continue
                 v, a, d = turn.dimensions()
                 letter = turn.speaker[-1]
@@ -203,6 +206,16 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
     if classes == "four":
         manifest.notes.append(_four_class_note(items))
     return manifest
+
+
+def _turn_audio(sess: Path, turn: Turn, audio: dict[Path, dict[str, Path]]) -> Path | None:
+    """``SessionN/sentences/wav/<dialog>/<turn>.wav``, its extension in any case (a copy made on a system that wrote
+    ``.WAV`` had every such turn left out as having no audio file); a hidden AppleDouble ``._<turn>.wav`` is none."""
+    folder = sess / "sentences" / "wav" / turn.dialog
+    if folder not in audio:
+        audio[folder] = ({p.name.lower(): p for p in sorted(folder.iterdir(), reverse=True)
+                          if p.suffix.lower() == ".wav" and not p.name.startswith(".") and p.is_file()} if folder.is_dir() else {})
+    return audio[folder].get(f"{turn.utterance}.wav".lower())
 
 
 def _second_listing(first: tuple[str, int, str], file: str, line: int, turn: Turn) -> str:

@@ -9,6 +9,9 @@ earlier releases such as 1.6 and 1.8), ``Test1`` (segments from 237 speakers), `
 every other partition) and, from release 1.11, ``Test3`` (balanced across the primary emotions; the corpus withholds
 its labels, speakers and transcripts: only its audio is distributed, so its files have no consensus class to read and
 the notes count them with the other audio files that have no row).
+Releases 1.0–1.5 have no ``Split_Set`` column: their partitions are in the release's ``Partitions.txt``, one line per
+file, ``Train; MSP-PODCAST_0023_0048.wav`` (later releases ship it too, as 1.8 does); it gives ``split`` when the table has
+no ``Split_Set`` (:func:`read_partitions`), and where both are there a file they place apart is named.
 Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train`` is train,
 ``Development`` (or ``Validation``) dev, and each ``TestN`` a test set of its own, never pooled with another.
 
@@ -32,7 +35,7 @@ from workbench.data.manifest_columns import speaker_text
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
 from workbench.schema import split_role
-from workbench.serialize import FIELD_MAX_CHARS, read_bytes_capped, shown, TABLE_MAX_ROWS
+from workbench.serialize import FIELD_MAX_CHARS, read_bytes_capped, read_text_capped, shown, TABLE_MAX_ROWS
 
 NAME = "msp-podcast"
 
@@ -61,16 +64,97 @@ JSON_MAX_OBJECTS = 2 * TABLE_MAX_ROWS + 1
 JSON_MAX_VALUES = 8 * TABLE_MAX_ROWS
 
 
-def _consensus_file(root: Path) -> Path:
-    """``labels_consensus.csv`` (or the early ``labels_concensus.csv``) in the release's labels folder, whatever its
-    case (``Labels/``, ``labels/``, ``label/``), or in the folder given."""
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in LABEL_FOLDERS)
-    for folder in (*folders, root):
+def _labels_in(folder: Path) -> Path | None:
+    """The consensus file in ``folder``'s labels folder, whatever its case (``Labels/``, ``labels/``, ``label/``), or in
+    ``folder`` itself; None when neither holds one."""
+    folders = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.lower() in LABEL_FOLDERS)
+    for where in (*folders, folder):
         for name in CONSENSUS_FILES:
-            if (folder / name).is_file():
-                return folder / name
-    raise ConfigError("no Labels/labels_consensus.csv (or labels_consensus.json) in the MSP-Podcast folder.", source=str(root),
-                      fix="pass the top folder of the MSP-Podcast release (it holds Audios/ and Labels/).")
+            if (where / name).is_file():
+                return where / name
+    return None
+
+
+def _consensus_file(root: Path) -> Path:
+    """``labels_consensus.csv`` (or the early ``labels_concensus.csv``) of the release in the folder given, or in a folder
+    in it: the release unpacks into ``MSP-PODCAST-Publish-1.11/``, and the folder it was unpacked into was refused as
+    holding no labels.  Two releases side by side are refused (which one is meant would be a guess)."""
+    found = _labels_in(root)
+    if found is not None:
+        return found
+    nested = [hit for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+              if (hit := _labels_in(sub)) is not None]
+    if len(nested) > 1:
+        raise ConfigError(f"holds {len(nested)} MSP-Podcast releases' labels ({', '.join(rel(h, root) for h in nested[:3])}); "
+                          "one manifest is of one release.", source=str(root), fix="pass the top folder of one release.")
+    if nested:
+        return nested[0]
+    raise ConfigError("no Labels/labels_consensus.csv (or labels_concensus.csv, labels_consensus.json) in the MSP-Podcast folder.",
+                      source=str(root),
+                      fix="pass the top folder of the MSP-Podcast release (it holds Audios/ and Labels/). A release before 1.6 "
+                          "names its labels otherwise: use the consensus CSV of a later release (its Previous_releases_information/ "
+                          "holds each earlier release's labels), or write one with the columns FileName, EmoClass (EmoAct, EmoVal, "
+                          "EmoDom, SpkrID, Gender optional) into Labels/labels_consensus.csv, with the release's Partitions.txt "
+                          "in the top folder.")
+
+
+#: the partition file of releases 1.0–1.5 (later ones ship it too), found in the top folder or the labels folder
+PARTITIONS_FILE = "partitions.txt"
+
+
+def _partitions_file(root: Path, labels: Path) -> Path | None:
+    """The release's ``Partitions.txt`` (any case) in the folder given, beside the consensus file or in the release's top
+    folder (above the labels folder), or None."""
+    for folder in dict.fromkeys((root, labels.parent, labels.parent.parent)):
+        for p in sorted(folder.iterdir()):
+            if p.name.lower() == PARTITIONS_FILE and p.is_file():
+                return p
+    return None
+
+
+def read_partitions(p: Path) -> tuple[dict[str, str], list[str]]:
+    """``Partitions.txt``: file name → partition, one line ``Train; MSP-PODCAST_0023_0048.wav`` per file, and the lines
+    not of that form (blank lines aside), named by number.  A file given two partitions is refused: which is meant would be
+    a guess, and either could put a test segment into training."""
+    text = read_text_capped(p, what="a partition file", errors="replace")
+    parts: dict[str, tuple[str, int]] = {}
+    odd: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        fields = [f.strip() for f in line.split(";")]
+        if len(fields) != 2 or not all(fields) or "/" in fields[1] or "\\" in fields[1]:
+            if line.strip():
+                odd.append(f"line {n} ({shown(line.strip(), 40)})")
+            continue
+        part, name = fields
+        if name in parts and parts[name][0] != part:
+            raise ConfigError(f"gives {shown(name, 60)} two partitions, {shown(parts[name][0], 20)} (line {parts[name][1]}) and "
+                              f"{shown(part, 20)} (line {n}).", source=str(p),
+                              fix="use the Partitions.txt of one MSP-Podcast release as distributed.")
+        parts[name] = (part, n)
+    return {name: part for name, (part, _) in parts.items()}, odd
+
+
+def _partitions(rows: list[dict], root: Path, labels: Path) -> list[str]:
+    """Fill each row's ``Split_Set`` from ``Partitions.txt`` when the table has none (releases 1.0–1.5), in place; where
+    both are there, ``Split_Set`` stays and the files the two place apart are named.  The notes this gives."""
+    p = _partitions_file(root, labels)
+    if p is None:
+        return []
+    parts, odd = read_partitions(p)
+    notes = [f"{len(odd)} line(s) of {p.name} are not 'Partition; file name' and were not read: {', '.join(odd[:3])}"
+             + (" …" if len(odd) > 3 else "")] if odd else []
+    if not any((r.get("Split_Set") or "").strip() for r in rows):
+        for r in rows:
+            r["Split_Set"] = parts.get(Path(r["FileName"]).name, "")
+        missing = sum(not r["Split_Set"] for r in rows)
+        return notes + [f"split from {p} ({labels.name} has no Split_Set, as in releases 1.0–1.5)"
+                        + (f"; {missing} row(s) of {labels.name} are not in it and have no split" if missing else "")]
+    apart = [f"{r['FileName']} ({r['Split_Set'].strip()} / {parts[name]})" for r in rows
+             if (name := Path(r["FileName"]).name) in parts and parts[name] != r["Split_Set"].strip()]
+    if apart:
+        notes.append(f"{len(apart)} file(s) are in another partition in {p.name} than in {labels.name}'s Split_Set, which the "
+                     f"manifest keeps: {'; '.join(apart[:3])}{' …' if len(apart) > 3 else ''}; check that both are of one release.")
+    return notes
 
 
 def _json_table(p: Path, fix: str) -> dict:
@@ -182,7 +266,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     The label is the consensus letter (``X``: the raters did not agree, kept unlabelled); ``split`` is ``Split_Set``
     as written (``Train``, ``Development``, ``Test1`` …); ``meta`` keeps the consensus dimensions (``act``, ``val``,
     ``dom``, 1–7) and the class's name.  Rows without their audio file are counted and skipped; audio files without a
-    row are not items.  The manifest's notes count the items of each split and say how ``--scheme split`` reads them.
+    row are not items.  Without ``Split_Set`` (releases 1.0–1.5) the split is the release's ``Partitions.txt``'s.  The manifest's notes count the items of each split and say how ``--scheme split`` reads them.
     """
     root = require_dir(corpus_dir, NAME)
     labels = _consensus_file(root)
@@ -192,6 +276,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     for p in audio_files(root, hidden):
         audio.setdefault(p.name, []).append(p)
     _refuse_twice_listed(rows, labels)
+    partition_notes = _partitions(rows, root, labels)
     items, no_audio, no_class, off_scale = [], [], [], []
     for r in rows:
         copies = audio.get(Path(r["FileName"]).name)
@@ -213,7 +298,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         f"{len(no_class)} with a class letter the corpus does not have ({', '.join(LABEL_MAP)})" if no_class else "") if part)
     manifest = finish(items, root, NAME, no_class + no_audio, reason=f"row(s) of {labels.name} were left out: {reason}",
                       hidden=hidden)
-    manifest.notes.append(split_note(items))
+    manifest.notes += [*partition_notes, split_note(items)]
     listed = {Path(r["FileName"]).name for r in rows}
     unlisted = sorted(rel(p, root) for name, ps in audio.items() if name not in listed for p in ps)
     if unlisted:
@@ -266,7 +351,9 @@ def split_note(items: list[Item]) -> str:
     for it in items:
         counts[it.split] = counts.get(it.split, 0) + 1
     if set(counts) == {""}:
-        return "the consensus file has no Split_Set: the manifest's split is empty (use --scheme speaker to probe it)."
+        return ("the consensus file has no Split_Set and no Partitions.txt is beside it (releases 1.0–1.5 give the partitions "
+                "there): the manifest's split is empty; put the release's Partitions.txt in the folder given, or use --scheme "
+                "speaker to probe it.")
     roles = {"train": "train", "dev": "held out (validation)", "test": "a test set", "": "no role: left out of --scheme split"}
     return ("split = Split_Set: " + ", ".join(f"{v or '(empty)'} {n} ({roles[split_role(v)]})" for v, n in sorted(counts.items()))
             + "; `probe`/`finetune --scheme split` train on Train and test on each test set on its own.")

@@ -56,6 +56,8 @@ NO_SONG_ACTORS = ("18",)
 #: the notes name this many files of each kind, then a count
 SHOWN_FILES = 5
 
+#: the distribution's folder of one actor's files, ``Actor_12``
+_ACTOR_FOLDER = re.compile(r"^Actor_([0-9][0-9])$", re.IGNORECASE)
 _FILE_NAME = re.compile(r"^(0[123])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-([0-9][0-9])$")  # ASCII digits: \d takes ٠١ too
 
 
@@ -104,7 +106,7 @@ def prepare(corpus_dir: str | os.PathLike, *, channel: str = "speech") -> Manife
         raise ConfigError(f"unknown RAVDESS channel {channel!r}; expected speech, song or both.", source="--channel",
                           fix="pass --channel speech (default), song or both.")
     root = require_dir(corpus_dir, NAME)
-    items, skipped, ruled_out, other, hidden = [], [], [], {}, []
+    items, skipped, ruled_out, other, hidden, moved = [], [], [], {}, [], []
     for p in audio_files(root, hidden):
         name = parse_name(p.stem)
         if name is None:
@@ -115,12 +117,20 @@ def prepare(corpus_dir: str | os.PathLike, *, channel: str = "speech") -> Manife
             other[CHANNELS[name.channel]] = other.get(CHANNELS[name.channel], 0) + 1
         else:
             items.append(_item(p, root, name))
+            folder = _ACTOR_FOLDER.match(p.parent.name)
+            if folder and folder.group(1) != name.actor:
+                moved.append(f"{rel(p, root)} (folder Actor_{folder.group(1)}, name actor {name.actor})")
     if not items and other:
         raise ConfigError(f"every RAVDESS file with the corpus's naming is {', '.join(other)} ({sum(other.values())} files); "
                           f"none is {channel}.", source=str(root), fix=f"pass --channel {next(iter(other))} (or both).")
     items, extracted = _without_extracted_audio(items)
     manifest = finish(items, root, NAME, skipped, hidden=hidden)
     manifest.notes.extend(_notes(items, ruled_out, other))
+    if moved:
+        manifest.notes.append(f"{len(moved)} file(s) lie in another actor's folder than the actor their name gives; speaker and sex "
+                              f"are the name's (the README's 7th field): {'; '.join(moved[:SHOWN_FILES])}"
+                              + (f" … and {len(moved) - SHOWN_FILES} more" if len(moved) > SHOWN_FILES else "")
+                              + ". Check that the files were not moved or renamed.")
     if extracted:
         manifest.notes.append(
             f"{len(extracted)} full-AV (01) files left out: the audio-only (03) file of the same take is in the folder, and the "

@@ -72,4 +72,33 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             meta={"corpus": NAME, "word": name.word, "age": age},
         )
 
-    return manifest_from_names(root, NAME, parse_name, item)
+    manifest = manifest_from_names(root, NAME, parse_name, item)
+    apart = folder_disagreements(list(manifest))
+    if apart:
+        manifest.notes.append(
+            f"{len(apart)} file(s) lie in a folder whose speaker or emotion is not the one their name gives; the manifest "
+            f"keeps the name's (each file's name is its label in the distribution): {'; '.join(apart[:5])}"
+            + (f" … and {len(apart) - 5} more" if len(apart) > 5 else "") + ". Check that the files were not moved or renamed.")
+    return manifest
+
+
+#: a distribution folder, ``OAF_angry``, ``YAF_pleasant_surprised``, ``OAF_Pleasant_surprise``, ``OAF_Fear``: speaker_emotion
+_FOLDER = re.compile(r"^(OAF|YAF)_([A-Za-z_]+)$", re.IGNORECASE)
+
+
+def folder_disagreements(items: list[Item]) -> list[str]:
+    """The files whose folder (``OAF_angry/``: the distribution keeps one folder per speaker and emotion) names another
+    speaker or another emotion than the file name does (``YAF_fear/OAF_back_fear.wav``), each with both; a folder not of
+    that form (a flat copy) says nothing."""
+    out = []
+    for it in items:
+        m = _FOLDER.match(Path(it.path).parent.name)
+        if m is None:
+            continue
+        speaker, emotion = m.group(1).upper(), m.group(2).lower()
+        folder_emotion = LABEL_MAP.get(emotion, "")  # Pleasant_surprise and pleasant_surprised are in it
+        why = ([f"speaker {speaker}, name {it.speaker}"] if speaker != it.speaker else []) + (
+            [f"emotion {emotion}, name {it.label}"] if folder_emotion and folder_emotion != it.emotion else [])
+        if why:
+            out.append(f"{it.path} (folder: {', '.join(why)})")
+    return out
