@@ -54,6 +54,7 @@ from workbench.files import strict_json
 from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
+from workbench.model.weights import identity_mismatch
 from workbench.paths import shell_command
 from workbench.schema import score_column
 from workbench.runs.experiment import portable_summary
@@ -129,10 +130,23 @@ class _Session:
             base = replace(self.recorded, checksum=None) if self.recorded is not None else ModelRef(dtype="float32")
             self.net = model_ref_from_args(self.args, base=base).load(progress=say_loading, gradients=True)
             if self.recorded is not None:
-                self.other = check_same_model(self.net, self.recorded, allow_other=self.args.other_model)
+                self.other = check_same_model(self.net, self.recorded, allow_other=self.args.other_model) or self.other_files()
                 if self.other:
                     print(f"!! {self.other}", file=sys.stderr if self.args.json else sys.stdout)  # --json: stdout holds the document only
         return self.net
+
+    def other_files(self) -> str | None:
+        """The run's weights under another config.yaml, tokens.txt or card than the run recorded (summary.json's
+        ``model.identity_files``: the file is named, for a hub id as for a folder): refused unless ``--other-model``,
+        else the line every output carries."""
+        problem = identity_mismatch(self.rf.summary.get("model") if self.rf is not None else None, self.net.info.to_dict())
+        if problem is None:
+            return None
+        if not self.args.other_model:
+            raise ConfigError(f"the model loaded is not the run's: {problem}; another network, whose scores need not be the run's rows'.",
+                              source="--model" if self.args.model else str(self.rf.path),
+                              fix="put the run's file back (or pass the checkpoint the run used with --model), or pass --other-model to explain with this one anyway.")
+        return f"OTHER MODEL: {problem} (not the run's model)"
 
     def check_checkpoint(self) -> None:
         """The run's own checkpoint folder, when it is the model and is not on this machine, refused with the fix."""
