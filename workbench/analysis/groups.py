@@ -217,10 +217,15 @@ def recall_gap_lines(disparities: dict, *, limit: int = RECALL_GAP_LINES) -> lis
     metrics.json only): one line per class, or, past ``limit`` classes, only those whose interval excludes 0 (said so).
     A gap's note (an interval of no width, one on few resamples) is flagged on its line.  For three or more groups, each
     group's signed gap against the others (:func:`~workbench.analysis.group_contrasts.contrast_lines`)."""
+    # three or more groups: each group's signed gap against the others (a class of two eligible groups among them keeps its own)
+    return _signed_lines(disparities, limit) + contrast_lines(disparities.get("recall_vs_rest"))
+
+
+def _signed_lines(disparities: dict, limit: int) -> list[str]:
     recall = disparities.get("recall") or {}
     signed = {c: g for c, g in recall.items() if g.get("signed")}
-    if not signed:  # three or more groups: each group's signed gap against the others, those that exclude 0
-        return contrast_lines(disparities.get("recall_vs_rest"))
+    if not signed:
+        return []
     ofs = {g["signed"]["of"] for g in signed.values()}
     one_of = next(iter(ofs)) if len(ofs) == 1 else None
 
