@@ -268,3 +268,28 @@ def test_explain_refuses_the_runs_weights_under_another_config_yaml_naming_it(tm
     err = capsys.readouterr().err
     assert "the model loaded is not the run's: the same weights but config.yaml differs" in err and "--other-model" in err
     assert not (tmp_path / "e").exists()
+
+
+def test_explain_worst_records_the_model_and_the_report_refuses_one_of_another_config_naming_it(tmp_path, ckpt, own_model_cache, capsys):
+    """explain_worst.json kept no model: made with --other-model (the run's weights under another config.yaml), the
+    report showed its maps as the run's model's.  It now records the model's identity and its files; a summary of
+    another model than the run's is refused, naming the file."""
+    from workbench.cli import main
+    from workbench.errors import ConfigError
+    from workbench.explain.worst import worst_summary
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    fast = ["--method", "occlusion", "--steps", "4", "--randomisation", "none", "--device", "cpu"]
+    assert main(["explain", str(tmp_path / "a"), "--worst", "1", *fast]) == 0
+    recorded = json.loads((tmp_path / "a" / "summary.json").read_text())["model"]
+    model = worst_summary(tmp_path / "a")["model"]
+    assert model["identity"] == recorded["identity"] and model["identity_files"] == recorded["identity_files"]
+    other = tmp_path / "other"
+    shutil.copytree(ckpt, other)
+    config = (other / "config.yaml").read_text(encoding="utf-8")
+    (other / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    assert main(["explain", str(tmp_path / "a"), "--worst", "1", *fast, "--model", str(other), "--other-model"]) == 0
+    assert "OTHER MODEL: the same weights but config.yaml differs" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=r"another model than the run's \(the same weights but config\.yaml differs \(sha256 \w+… explained with"):
+        worst_summary(tmp_path / "a")

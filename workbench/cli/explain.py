@@ -43,7 +43,7 @@ from workbench.explain.explanation import check_explain_length, explain_clip, re
 from workbench.explain.faithfulness import N_RANDOM
 from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
 from workbench.explain.item_overlap import item_training_overlap
-from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_lines, summary_record, write_summary
+from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, model_record, plot_worst, select_worst, summary_lines, summary_record, write_summary
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
@@ -489,7 +489,8 @@ def _explain_worst(session: _Session) -> int:
         warnings.append(rendered.record.get("warning"))
     warning = next((w for w in warnings if w), None)  # the model's banner (random weights …), from any explained case
     summary = summary_record(cases, rule=rule, n=len(rows), m=len(ok), variant=args.variant, settings=session.settings(None),
-                             warning=warning)
+                             warning=warning,  # the model loaded, else (every case from the cache, keyed by it) the run's
+                             model=model_record(session.net.info if session.net is not None else rf.summary.get("model")))
     written = write_summary(rf, summary, plot_worst(summary))
     failed = summary["failed"]
     for line in summary_lines(summary):  # which maps passed every check, and which only the checks that ran

@@ -299,17 +299,19 @@ def _digest(value: Any) -> str | None:
     return None
 
 
-def identity_mismatch(recorded: Any, now: Any) -> str | None:
+def identity_mismatch(recorded: Any, now: Any, words: tuple[str, str] = ("now", "recorded")) -> str | None:
     """How the model ``now`` (a model info's dict: ``checksum``, ``identity``, ``identity_files``) differs from the one
     ``recorded`` (a run's summary.json ``model`` block, or a cache's record of it), naming each file that differs; ``None``
     when it is the same model or nothing can be compared (a record of before identities, an ONNX graph without one).
 
-    A record of before ``identity_files`` (a run of an older workbench) can only say that one of the files differs."""
+    A record of before ``identity_files`` (a run of an older workbench) can only say that one of the files differs.
+    ``words``: what ``now`` and ``recorded`` are called in the sentence."""
+    new, old = words
     recorded = recorded if isinstance(recorded, dict) else {}
     now = now if isinstance(now, dict) else {}
     want, got = _digest(recorded.get("checksum")), _digest(now.get("checksum"))
     if want and got and want != got:
-        return f"the weights differ (sha256 {got[:12]}… now, {want[:12]}… recorded)"
+        return f"the weights differ (sha256 {got[:12]}… {new}, {want[:12]}… {old})"
     want_id, got_id = _digest(recorded.get("identity")), _digest(now.get("identity"))
     if not (want_id and got_id) or want_id == got_id:
         return None
@@ -319,6 +321,6 @@ def identity_mismatch(recorded: Any, now: Any) -> str | None:
     differ = [(n, _digest(theirs.get(n)), _digest(ours.get(n))) for n in IDENTITY_FILES]
     differ = [(n, a, b) for n, a, b in differ if a and b and a != b]
     if differ:
-        return "the same weights but " + ", ".join(f"{n} differs ({short(a)} now, {short(b)} recorded)" for n, a, b in differ)
-    return (f"the same weights but one of {', '.join(IDENTITY_FILES)} differs (identity {got_id[:12]}… now, {want_id[:12]}… "
-            "recorded; the record holds no sha256 per file, which runs of this version keep in summary.json's model.identity_files)")
+        return "the same weights but " + ", ".join(f"{n} differs ({short(a)} {new}, {short(b)} {old})" for n, a, b in differ)
+    return (f"the same weights but one of {', '.join(IDENTITY_FILES)} differs (identity {got_id[:12]}… {new}, {want_id[:12]}… "
+            f"{old}; the record holds no sha256 per file, which runs of this version keep in summary.json's model.identity_files)")
