@@ -293,3 +293,19 @@ def test_explain_worst_records_the_model_and_the_report_refuses_one_of_another_c
     assert "OTHER MODEL: the same weights but config.yaml differs" in capsys.readouterr().out
     with pytest.raises(ConfigError, match=r"another model than the run's \(the same weights but config\.yaml differs \(sha256 \w+… explained with"):
         worst_summary(tmp_path / "a")
+
+
+def test_resuming_a_run_with_its_weights_under_another_config_yaml_is_refused_naming_it(tmp_path, ckpt, own_model_cache):
+    """The model is not among the settings a resumed run must share (its path is): the same weights under an edited
+    config.yaml resumed the folder, kept every row of the old network and recorded the new one's identity over them."""
+    from workbench.runs.folder import RunFolderError
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    before = (tmp_path / "a" / "summary.json").read_text()
+    assert run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache").n_resumed == 2  # the same model resumes
+    config = (ckpt / "config.yaml").read_text(encoding="utf-8")
+    (ckpt / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=r"another model: the same weights but config\.yaml differs .* in the folder's run\)"):
+        run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["model"]["identity"] == json.loads(before)["model"]["identity"]

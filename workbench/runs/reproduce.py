@@ -22,7 +22,7 @@ from typing import Any
 from workbench import __version__
 from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.runs.experiment import Experiment
-from workbench.runs.folder import CONFIG, RESULTS, RunFolder
+from workbench.runs.folder import CONFIG, RESULTS, RunFolder, RunFolderError
 from workbench.model.weights import identity_mismatch
 from workbench.schema import SCORE_PREFIX
 from workbench.paths import installed_version
@@ -407,6 +407,19 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
                      "it relative to itself (its weights are checked against the recorded sha256).")
         experiment = replace(experiment, model=replace(experiment.model, model=str(moved)))
     return experiment, notes
+
+
+def check_resumed_model(rf: RunFolder, info: Any) -> None:
+    """Refuse to resume the run in ``rf`` with a model (``info``: the loaded one's) other than the one that scored its
+    rows: its summary's model record (identity and each file's sha256), else its config.yaml's weights' sha256.  The
+    same weights under an edited config.yaml were resumed: every row kept from the old network, and summary.json then
+    gave them the new network's identity."""
+    summary_model = rf.summary.get("model")
+    recorded = summary_model if isinstance(summary_model, dict) else {"checksum": rf.config.get("model_checksum")}
+    problem = identity_mismatch(recorded, info.to_dict() if hasattr(info, "to_dict") else info, ("now", "in the folder's run"))
+    if problem:
+        raise RunFolderError(f"holds rows scored by another model: {printable(problem)}; resuming would mix two networks' scores.",
+                             source=str(rf.path), fix="choose a new --out folder, or put back the checkpoint files the folder's run used.")
 
 
 def check_run_checkpoint(run_dir: str | os.PathLike, ref: Any) -> None:
