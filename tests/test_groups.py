@@ -430,3 +430,16 @@ def test_three_groups_give_each_groups_signed_recall_gap_against_the_rest_with_b
     assert any(ln.startswith("angry, f: +") for ln in shown) and len(shown) == saved["excluding_0"]
     assert all("not below the FDR: may be chance" in ln for ln in shown if ln.startswith("sad, "))
     assert not any(ln.startswith("angry, x") for ln in shown)  # its interval holds 0: tested, counted, not shown
+
+
+def test_a_class_of_two_eligible_groups_among_three_keeps_the_contrast_lines_of_the_others():
+    """A breakdown of three groups where one class had only two groups with enough items: that class's signed line was
+    printed and every group-against-the-rest line dropped (the first branch returned early)."""
+    from workbench.analysis.groups import recall_gap_lines
+
+    signed = {"gap": 0.2, "signed": {"of": "f − m", "diff": 0.2, "lo": 0.1, "hi": 0.3, "excludes_0": True}}
+    contrast = {"class": "sad", "group": "x", "diff": 0.3, "lo": 0.1, "hi": 0.5, "p": 0.01, "q": 0.02, "excludes_0": True, "note": ""}
+    lines = recall_gap_lines({"recall": {"angry": signed, "sad": {"gap": 0.4}},
+                              "recall_vs_rest": {"tested": 3, "excluding_0": 1, "significant": 1, "fdr": 0.05, "contrasts": [contrast]}})
+    text = "\n".join(lines)
+    assert "angry: +0.200" in text and "1 of 3 tested exclude 0" in text and "sad, x: +0.300 [+0.100, +0.500] q=0.020" in text, text
