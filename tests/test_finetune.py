@@ -605,3 +605,43 @@ def test_the_next_commands_name_the_manifest_as_found_from_any_folder(emodb_head
     words = shlex.split(finetune_next_steps(emodb_head)[1].split("   #")[0])
     assert words[:2] == ["workbench", "run"] and Path(words[2]).resolve() == Path(emodb_manifest).resolve()
     assert Path(words[2]).is_file() and (Path(words[4]) / "training_card.json").is_file()
+
+
+def test_a_card_with_absolute_paths_of_another_machine_is_said_once_and_fix_card_saves_it_relative(emodb_head, emodb_manifest, tmp_path, caplog, capsys):
+    """prov18: a head fine-tuned before the card's paths were written relative kept its author's absolute parent, run and
+    manifest paths: on another machine they pointed nowhere, silently.  Using it says so once, with the fix; `workbench
+    finetune --fix-card HEAD` saves the card again with the paths found near the head (the parent checked by its sha256)."""
+    import logging
+    import shutil
+
+    from workbench.cli import main
+    from workbench.model.building import describe_checkpoint
+    from workbench.model.checkpoints import read_training_card
+
+    card = read_training_card(emodb_head.out)
+    proj = tmp_path / "proj"  # this machine's copy of alice's project
+    shutil.copytree(emodb_head.out, proj / "heads" / "emodb-head")
+    shutil.copytree(emodb_head.run_dir, proj / "heads" / "emodb-head-run")
+    shutil.copytree(card["parent"]["path"], proj / "models" / "tiny")
+    (proj / "emodb").mkdir()
+    shutil.copy(emodb_manifest, proj / "emodb" / "manifest.csv")
+    head = proj / "heads" / "emodb-head"
+    raw = json.loads((head / "training_card.json").read_text(encoding="utf-8"))
+    alice = "/nonexistent-alice/proj"
+    raw["parent"]["path"], raw["data"]["run_dir"], raw["data"]["manifest"] = (
+        f"{alice}/models/tiny", f"{alice}/heads/emodb-head-run", f"{alice}/emodb/manifest.csv")
+    (head / "training_card.json").write_text(json.dumps(raw), encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        describe_checkpoint(str(head))
+        describe_checkpoint(str(head))
+    said = [r.getMessage() for r in caplog.records if "absolute paths from another machine" in r.getMessage()]
+    assert len(said) == 1 and f"workbench finetune --fix-card {head}" in said[0] and f"{alice}/models/tiny" in said[0], said
+    assert main(["finetune", "--fix-card", str(head)]) == 0
+    out = capsys.readouterr().out
+    assert f"data.run_dir: {alice}/heads/emodb-head-run → {(proj / 'heads' / 'emodb-head-run').resolve()}" in out, out
+    fixed = json.loads((head / "training_card.json").read_text(encoding="utf-8"))
+    assert fixed["parent"]["path"] == "../../models/tiny" and fixed["data"]["run_dir"] == "../emodb-head-run"
+    assert fixed["data"]["manifest"] == "../../emodb/manifest.csv"
+    assert {k: v for k, v in fixed.items() if k not in ("parent", "data")} == {k: v for k, v in raw.items() if k not in ("parent", "data")}
+    assert all(Path(p).exists() for p in (read_training_card(head)["parent"]["path"], read_training_card(head)["data"]["run_dir"]))
+    assert "nothing to fix" in (main(["finetune", "--fix-card", str(head)]) == 0 and capsys.readouterr().out)

@@ -164,6 +164,8 @@ def test_the_report_says_the_uar_gap_and_the_groups_left_out_of_it_as_metrics_do
 
     from test_calibration_cli import _run_folder
     from workbench.analysis.groups import describe_gap
+    import json
+
     from workbench.analysis.metrics import run_metrics
 
     rng = np.random.default_rng(3)
@@ -391,3 +393,53 @@ def test_a_two_group_breakdown_prints_each_classs_signed_recall_gap_and_past_the
     short = recall_gap_lines(disp, limit=1)  # more classes than the limit: those that exclude 0 only, said so
     assert "only the 1 of 2 classes whose interval excludes 0" in short[0] and "angry: +1.000" in short[1] and "sad:" not in "".join(short)
     assert recall_gap_lines({"recall": {"angry": {"gap": 0.5, "by_construction": "…"}}}) == []  # three groups: nothing
+
+
+def test_three_groups_give_each_groups_signed_recall_gap_against_the_rest_with_bh_q(tmp_path):
+    """prov18: with three or more groups a class's recall gap was max − min alone (≥ 0 by construction, its interval never
+    holds 0): which group differs, and whether by chance, was not said.  Each group − the mean of the others now has a
+    speaker-resampled interval and a Benjamini–Hochberg q over the breakdown's contrasts, in metrics.json and on screen
+    (only those that exclude 0, with how many were tested)."""
+    from test_calibration_cli import _run_folder
+
+    import json
+
+    from workbench.analysis.metrics import run_metrics
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for g in "fmx":  # f recalls every angry clip, m and x about half; sad is recalled alike (about 70 %) everywhere
+        for s in range(6):
+            rows += [(f"{g}{s}", "angry", "angry" if g == "f" or rng.random() < 0.5 else "sad") for _ in range(4)]
+            rows += [(f"{g}{s}", "sad", "sad" if rng.random() < 0.7 else "angry") for _ in range(4)]
+    frame = _frame(rows)
+    frame["gender"] = frame["speaker"].str[0]
+    _run_folder(tmp_path / "run", frame)
+    rep = run_metrics(tmp_path / "run", by=("gender",), figures=False, n_boot=300)["raw"]
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]["disparities"]["gender"]["recall_vs_rest"]
+    assert saved["tested"] == 6 and {(r["class"], r["group"]) for r in saved["contrasts"]} == {(c, g) for c in ("angry", "sad") for g in "fmx"}
+    angry_f = next(r for r in saved["contrasts"] if (r["class"], r["group"]) == ("angry", "f"))
+    assert angry_f["diff"] > 0.3 and angry_f["lo"] > 0 and angry_f["excludes_0"] and angry_f["q"] < 0.05
+    assert all(r["q"] >= r["p"] - 1e-12 for r in saved["contrasts"])  # BH never lowers a p
+    # sad is recalled alike by design: one of its three contrasts excludes 0 at the nominal 95 %, but not below the FDR
+    assert not any(r["q"] < 0.05 for r in saved["contrasts"] if r["class"] == "sad") and saved["significant"] == 2
+    text = rep.render()
+    head = next(ln for ln in text.splitlines() if "each group − the mean of the others" in ln)
+    assert f"{saved['excluding_0']} of 6 tested exclude 0" in head and "Benjamini–Hochberg q" in head
+    shown = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("angry, ", "sad, "))]
+    assert any(ln.startswith("angry, f: +") for ln in shown) and len(shown) == saved["excluding_0"]
+    assert all("not below the FDR: may be chance" in ln for ln in shown if ln.startswith("sad, "))
+    assert not any(ln.startswith("angry, x") for ln in shown)  # its interval holds 0: tested, counted, not shown
+
+
+def test_a_class_of_two_eligible_groups_among_three_keeps_the_contrast_lines_of_the_others():
+    """A breakdown of three groups where one class had only two groups with enough items: that class's signed line was
+    printed and every group-against-the-rest line dropped (the first branch returned early)."""
+    from workbench.analysis.groups import recall_gap_lines
+
+    signed = {"gap": 0.2, "signed": {"of": "f − m", "diff": 0.2, "lo": 0.1, "hi": 0.3, "excludes_0": True}}
+    contrast = {"class": "sad", "group": "x", "diff": 0.3, "lo": 0.1, "hi": 0.5, "p": 0.01, "q": 0.02, "excludes_0": True, "note": ""}
+    lines = recall_gap_lines({"recall": {"angry": signed, "sad": {"gap": 0.4}},
+                              "recall_vs_rest": {"tested": 3, "excluding_0": 1, "significant": 1, "fdr": 0.05, "contrasts": [contrast]}})
+    text = "\n".join(lines)
+    assert "angry: +0.200" in text and "1 of 3 tested exclude 0" in text and "sad, x: +0.300 [+0.100, +0.500] q=0.020" in text, text

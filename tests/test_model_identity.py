@@ -225,3 +225,87 @@ def test_the_identity_never_opens_a_fifo_put_in_the_folder_and_counts_it_absent(
     with fifo_fed(ckpt / "tokens.txt", b"sent through the pipe\n"):  # the old code returned the sent bytes
         seen = checkpoint_identity(ckpt, "a" * 64)
     assert seen == absent
+
+
+def test_a_rerun_with_another_config_yaml_names_that_file_even_when_the_checkpoint_folder_is_gone(tmp_path, ckpt, own_model_cache):
+    """The same weights under an edited config.yaml: the re-run's check said only "max |Δ score|" (the weights' sha256
+    matched); summary.json's model.identity_files now names the file, read from the record alone (a hub download or a
+    folder no longer there), and an old record without per-file digests says "one of"."""
+    from workbench.model.weights import identity_mismatch
+    from workbench.runs.reproduce import compare_runs
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    recorded = json.loads((tmp_path / "a" / "summary.json").read_text())["model"]
+    assert set(recorded["identity_files"]) == {"config.yaml", "tokens.txt", "training_card.json"}
+    assert recorded["identity_files"]["training_card.json"] == "absent" and len(recorded["identity_files"]["config.yaml"]) == 64
+    config = (ckpt / "config.yaml").read_text(encoding="utf-8")
+    (ckpt / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    run(manifest, out_dir=tmp_path / "c", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    ckpt.rename(tmp_path / "moved")  # nothing left to read the files back from: the records alone name it
+    d = compare_runs(tmp_path / "a", tmp_path / "c")
+    assert not d["reproduced"] and not d["model_changed"]
+    assert "config.yaml differs" in d["model_files_changed"] and "tokens.txt" not in d["model_files_changed"]
+    assert "another model: the same weights but config.yaml differs" in d["line"]
+    now = json.loads((tmp_path / "c" / "summary.json").read_text())["model"]
+    old = {k: v for k, v in recorded.items() if k != "identity_files"}  # a run of before the per-file record: still read
+    assert "one of config.yaml, tokens.txt, training_card.json differs" in identity_mismatch(old, now)
+    assert identity_mismatch(recorded, recorded) is None and identity_mismatch({}, now) is None
+
+
+def test_explain_refuses_the_runs_weights_under_another_config_yaml_naming_it(tmp_path, ckpt, own_model_cache, capsys):
+    """explain compared the weights' sha256 alone with the run's: an edited config.yaml (another network) explained
+    the run's rows unflagged."""
+    from workbench.cli import main
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    done = run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    item = str(done.results()["id"].iloc[0])
+    config = (ckpt / "config.yaml").read_text(encoding="utf-8")
+    (ckpt / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    assert main(["explain", str(tmp_path / "a"), "--item", item, "--method", "occlusion", "--steps", "4", "--randomisation", "none",
+                 "--device", "cpu", "--out", str(tmp_path / "e")]) != 0
+    err = capsys.readouterr().err
+    assert "the model loaded is not the run's: the same weights but config.yaml differs" in err and "--other-model" in err
+    assert not (tmp_path / "e").exists()
+
+
+def test_explain_worst_records_the_model_and_the_report_refuses_one_of_another_config_naming_it(tmp_path, ckpt, own_model_cache, capsys):
+    """explain_worst.json kept no model: made with --other-model (the run's weights under another config.yaml), the
+    report showed its maps as the run's model's.  It now records the model's identity and its files; a summary of
+    another model than the run's is refused, naming the file."""
+    from workbench.cli import main
+    from workbench.errors import ConfigError
+    from workbench.explain.worst import worst_summary
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    fast = ["--method", "occlusion", "--steps", "4", "--randomisation", "none", "--device", "cpu"]
+    assert main(["explain", str(tmp_path / "a"), "--worst", "1", *fast]) == 0
+    recorded = json.loads((tmp_path / "a" / "summary.json").read_text())["model"]
+    model = worst_summary(tmp_path / "a")["model"]
+    assert model["identity"] == recorded["identity"] and model["identity_files"] == recorded["identity_files"]
+    other = tmp_path / "other"
+    shutil.copytree(ckpt, other)
+    config = (other / "config.yaml").read_text(encoding="utf-8")
+    (other / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    assert main(["explain", str(tmp_path / "a"), "--worst", "1", *fast, "--model", str(other), "--other-model"]) == 0
+    assert "OTHER MODEL: the same weights but config.yaml differs" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=r"another model than the run's \(the same weights but config\.yaml differs \(sha256 \w+… explained with"):
+        worst_summary(tmp_path / "a")
+
+
+def test_resuming_a_run_with_its_weights_under_another_config_yaml_is_refused_naming_it(tmp_path, ckpt, own_model_cache):
+    """The model is not among the settings a resumed run must share (its path is): the same weights under an edited
+    config.yaml resumed the folder, kept every row of the old network and recorded the new one's identity over them."""
+    from workbench.runs.folder import RunFolderError
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    before = (tmp_path / "a" / "summary.json").read_text()
+    assert run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache").n_resumed == 2  # the same model resumes
+    config = (ckpt / "config.yaml").read_text(encoding="utf-8")
+    (ckpt / "config.yaml").write_text(config.replace("num_heads: 2", "num_heads: 4", 1), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=r"another model: the same weights but config\.yaml differs .* in the folder's run\)"):
+        run(manifest, out_dir=tmp_path / "a", model=_load(ckpt), cache_dir=tmp_path / "cache")
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["model"]["identity"] == json.loads(before)["model"]["identity"]

@@ -45,6 +45,7 @@ from workbench.schema import MANIFEST_COLUMNS, score_labels, text_values
 from workbench.analysis.group_resampling import (Extremes, _confusions, _interval, _scores, group_members, group_replicates,  # noqa: F401
                                                 resample_counts, thin_group_words)
 from workbench.analysis.interval_rule import resamples_kept, thin_note
+from workbench.analysis.group_contrasts import contrast_lines, keep_draw, recall_vs_rest
 from workbench.analysis.figure_notes import (  # noqa: F401  (public here too, where callers import them)
     MIN_ITEMS, MIN_PER_CLASS, BLANK_EMOTION_FIX, blank_emotion_words, zero_width_note, flat_interval_words, ece_note, missing_class_note, chance_uar, chance_words, not_scored_words, few_items_note, chance_flag, majority_baseline, majority_words, majority_flag, flagged_title, small_class_note, never_predicted_note, share_text, f1_text, class_f1_note, class_share_note, class_lines, FIGURE_NAMES, SHOWN_FIGURES,
     figure_flags, group_baseline_flags, group_baselines, baseline_check_line)
@@ -113,7 +114,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
     p_codes = np.array([index.get(c, k) for c in p[keep]], dtype=int)
     spk = None if speakers is None else np.asarray([("" if s is None or s != s else str(s)) for s in speakers], dtype=object)[keep]
     rng = np.random.default_rng(seed)
-    rows, extremes = [], {"uar": Extremes(), **{i: Extremes() for i in range(k)}}  # no group keeps its resamples
+    rows, extremes, draws = [], {"uar": Extremes(), **{i: Extremes() for i in range(k)}}, {i: {} for i in range(k)}  # see keep_draw
     for name, sel in zip(*group_members(g[keep])):
         tc, pc = t_codes[sel], p_codes[sel]
         counts = {c: int((tc == i).sum()) for i, c in enumerate(classes)}
@@ -124,6 +125,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         for key, values in ([("uar", boot["uar"])] if not reason and not missing else []) + [
                 (i, boot["recall"][:, i]) for i, c in enumerate(classes) if counts[c] >= min_per_class]:
             extremes[key].add(values)  # the gaps' groups (see _disparities)
+            keep_draw(draws, key, str(name), values)  # no group keeps its resamples but each class's recall, for the contrasts
         notes = [f"too small: {reason}"] if reason else []
         if missing:
             notes.append(missing_class_note(counts))
@@ -151,8 +153,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
                + ["too_small", "note", "missing_classes", "zero_width_interval", "wa_majority", "uar_chance", "wa_baseline", "uar_baseline",
                   "ci_unit", "ci_resamples"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
     table = pd.DataFrame(rows, columns=columns)
-    return GroupAnalysis(by=by, classes=classes, table=table,
-                         disparities=_disparities(table, extremes, classes, level=level, min_per_class=min_per_class))
+    return GroupAnalysis(by, classes, table, _disparities(table, extremes, classes, level=level, min_per_class=min_per_class, draws=draws))
 
 
 def _gap(values: dict[str, float], extremes: Extremes, level: float, n_items: int) -> dict:
@@ -214,7 +215,13 @@ RECALL_GAP_LINES = 12
 def recall_gap_lines(disparities: dict, *, limit: int = RECALL_GAP_LINES) -> list[str]:
     """The per-class recall gaps' signed intervals of a breakdown of exactly two groups, for the screen (they were in
     metrics.json only): one line per class, or, past ``limit`` classes, only those whose interval excludes 0 (said so).
-    A gap's note (an interval of no width, one on few resamples) is flagged on its line.  Empty for more groups."""
+    A gap's note (an interval of no width, one on few resamples) is flagged on its line.  For three or more groups, each
+    group's signed gap against the others (:func:`~workbench.analysis.group_contrasts.contrast_lines`)."""
+    # three or more groups: each group's signed gap against the others (a class of two eligible groups among them keeps its own)
+    return _signed_lines(disparities, limit) + contrast_lines(disparities.get("recall_vs_rest"))
+
+
+def _signed_lines(disparities: dict, limit: int) -> list[str]:
     recall = disparities.get("recall") or {}
     signed = {c: g for c, g in recall.items() if g.get("signed")}
     if not signed:
@@ -240,7 +247,7 @@ def recall_gap_lines(disparities: dict, *, limit: int = RECALL_GAP_LINES) -> lis
             + ([f"      !! flagged among the others: {', '.join(flagged)} (metrics.json says why)"] if flagged else []) + tail)
 
 
-def _disparities(table, extremes: dict, classes: list[str], *, level: float, min_per_class: int) -> dict:
+def _disparities(table, extremes: dict, classes: list[str], *, level: float, min_per_class: int, draws: dict | None = None) -> dict:
     eligible = table[(~table["too_small"]) & (table["missing_classes"] == "")]
     uar_gap = _gap(dict(zip(eligible["group"], eligible["uar"])), extremes["uar"], level, int(eligible["n"].sum()))
     per_class = {}
@@ -253,7 +260,12 @@ def _disparities(table, extremes: dict, classes: list[str], *, level: float, min
         reasons = ([f"no {r['missing_classes']} items (its UAR averages over fewer classes)"] if r["missing_classes"] else []) + (
             [r["note"].split(";")[0]] if r["too_small"] else [])
         why[str(r["group"])] = "; ".join(reasons)
-    return {"uar": uar_gap, "recall": per_class, "excluded": list(why), "excluded_why": why}
+    out = {"uar": uar_gap, "recall": per_class, "excluded": list(why), "excluded_why": why}
+    recall = table.set_index("group")  # each group's signed recall gap against the others (3+ groups), BH over the family
+    if draws and (vs_rest := recall_vs_rest({c: {n: (float(recall.at[n, f"recall_{c}"]), v) for n, v in draws[i].items()}
+                                             for i, c in enumerate(classes)}, level=level)):
+        out["recall_vs_rest"] = vs_rest
+    return out
 
 
 FOOT_LINE_IN = 0.14  # height of one 7 pt footnote line, in inches

@@ -43,7 +43,7 @@ from workbench.explain.explanation import check_explain_length, explain_clip, re
 from workbench.explain.faithfulness import N_RANDOM
 from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
 from workbench.explain.item_overlap import item_training_overlap
-from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_lines, summary_record, write_summary
+from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, model_record, plot_worst, select_worst, summary_lines, summary_record, write_summary
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
@@ -54,6 +54,7 @@ from workbench.files import strict_json
 from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
+from workbench.model.weights import identity_mismatch
 from workbench.paths import shell_command
 from workbench.schema import score_column
 from workbench.runs.experiment import portable_summary
@@ -129,10 +130,23 @@ class _Session:
             base = replace(self.recorded, checksum=None) if self.recorded is not None else ModelRef(dtype="float32")
             self.net = model_ref_from_args(self.args, base=base).load(progress=say_loading, gradients=True)
             if self.recorded is not None:
-                self.other = check_same_model(self.net, self.recorded, allow_other=self.args.other_model)
+                self.other = check_same_model(self.net, self.recorded, allow_other=self.args.other_model) or self.other_files()
                 if self.other:
                     print(f"!! {self.other}", file=sys.stderr if self.args.json else sys.stdout)  # --json: stdout holds the document only
         return self.net
+
+    def other_files(self) -> str | None:
+        """The run's weights under another config.yaml, tokens.txt or card than the run recorded (summary.json's
+        ``model.identity_files``: the file is named, for a hub id as for a folder): refused unless ``--other-model``,
+        else the line every output carries."""
+        problem = identity_mismatch(self.rf.summary.get("model") if self.rf is not None else None, self.net.info.to_dict())
+        if problem is None:
+            return None
+        if not self.args.other_model:
+            raise ConfigError(f"the model loaded is not the run's: {problem}; another network, whose scores need not be the run's rows'.",
+                              source="--model" if self.args.model else str(self.rf.path),
+                              fix="put the run's file back (or pass the checkpoint the run used with --model), or pass --other-model to explain with this one anyway.")
+        return f"OTHER MODEL: {problem} (not the run's model)"
 
     def check_checkpoint(self) -> None:
         """The run's own checkpoint folder, when it is the model and is not on this machine, refused with the fix."""
@@ -475,7 +489,8 @@ def _explain_worst(session: _Session) -> int:
         warnings.append(rendered.record.get("warning"))
     warning = next((w for w in warnings if w), None)  # the model's banner (random weights …), from any explained case
     summary = summary_record(cases, rule=rule, n=len(rows), m=len(ok), variant=args.variant, settings=session.settings(None),
-                             warning=warning)
+                             warning=warning,  # the model loaded, else (every case from the cache, keyed by it) the run's
+                             model=model_record(session.net.info if session.net is not None else rf.summary.get("model")))
     written = write_summary(rf, summary, plot_worst(summary))
     failed = summary["failed"]
     for line in summary_lines(summary):  # which maps passed every check, and which only the checks that ran

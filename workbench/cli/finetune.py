@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, VALIDATION_MODES, EncoderTraining, HeadTraining, finetune
+from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, VALIDATION_MODES, EncoderTraining, HeadTraining, finetune, fix_card
 from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.paths import shell_command
@@ -54,8 +54,11 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                               "workbench finetune emodb.csv --model tiny --out models/emodb-tiny --labels corpus",
                               "workbench finetune runs/emodb --out models/emodb-lora --unfreeze 2 --adapt lora --device cuda",
                               "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head"))
-    ft.add_argument("source", help="run folder written by `workbench run`, or a manifest to score first")
-    add_out_option(ft, what="the new checkpoint folder (must not exist, or be empty)", required=True)
+    ft.add_argument("source", nargs="?", help="run folder written by `workbench run`, or a manifest to score first")
+    add_out_option(ft, what="the new checkpoint folder (must not exist, or be empty); required, except with --fix-card", value=None)
+    ft.add_argument("--fix-card", default=None, metavar="HEAD",
+                    help="instead of training: save HEAD's training_card.json again with the absolute paths it holds from another "
+                         "machine (a head fine-tuned before they were written relative to it) replaced by those found near HEAD")
     ft.add_argument("--labels", default="corpus", choices=list(LABEL_SETS),
                     help="corpus: the corpus's own classes by name; nine: the nine emotion2vec+ classes (items without one left out)")
     ft.add_argument("--run-dir", default=None, help="with a MANIFEST: where its scoring run goes (default: <out>-run)")
@@ -113,6 +116,15 @@ def add_finetune(sub) -> argparse.ArgumentParser:
 
 
 def cmd_finetune(args) -> int:
+    if args.fix_card is not None:
+        if args.source or args.out:
+            raise ConfigError("--fix-card rewrites a head's card and trains nothing: it takes no SOURCE or --out.", source="--fix-card",
+                              fix=f"run {shell_command('workbench', 'finetune', '--fix-card', args.fix_card)} on its own.")
+        print("\n".join(fix_card(args.fix_card)))
+        return EXIT_OK
+    if not args.source or not args.out:
+        raise ConfigError(f"training a head needs {'SOURCE and ' if not args.source else ''}--out DIR.", source="finetune",
+                          fix="pass a run folder (or a manifest) and --out DIR, e.g. `workbench finetune runs/emodb --out models/emodb-head`.")
     k = speaker_folds(args, cross_validates=not args.no_evaluation)
     out = check_out_dir(args.out)
     run_seed(args, args.source)  # a manifest (no run folder) has no recorded seed: 0

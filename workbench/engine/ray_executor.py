@@ -185,7 +185,7 @@ class _ChunkWorker:
         import ray
 
         return {"node": ray.get_runtime_context().get_node_id(), "worker": self.host, "model": self.net.info.to_dict(),
-                "identity_files": identity_files(self.net.info.path)}  # to say which file differs from the driver's
+                "identity_files": getattr(self.net.info, "identity_files", None) or identity_files(self.net.info.path)}  # which file differs
 
     def score(self, blob: bytes) -> bytes:
         work = pickle.loads(blob)

@@ -9,32 +9,18 @@ is compared by the weights' checksum, as before; a difference names what differs
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-
 from workbench.errors import ModelError
-from workbench.model.weights import IDENTITY_FILE_MAX_BYTES, IDENTITY_FILES
+from workbench.model.weights import IDENTITY_FILES, identity_files
 
-
-def identity_files(model_dir: str | os.PathLike | None) -> dict[str, str]:
-    """The sha256 of each of :data:`~workbench.model.weights.IDENTITY_FILES` in ``model_dir`` (``"absent"`` where it
-    has none), read as :func:`~workbench.model.weights.checkpoint_identity` reads them: what an identity is made of."""
-    out = {}
-    for name in IDENTITY_FILES:
-        try:
-            with open(Path(model_dir) / name, "rb") as f:  # type: ignore[arg-type]
-                out[name] = hashlib.sha256(f.read(IDENTITY_FILE_MAX_BYTES + 1)).hexdigest()
-        except (OSError, TypeError):
-            out[name] = "absent"
-    return out
+__all__ = ["identity_files", "expected_model", "model_mismatch", "check_actor_model"]
 
 
 def expected_model(info) -> dict:
     """What the driver expects every actor to load: the described model's ``checksum``, ``identity`` and the digests
     of the files the identity covers (to say which one differs)."""
+    recorded = getattr(info, "identity_files", None)  # read where it loaded: a hub id's download folder too
     return {"checksum": info.checksum, "identity": getattr(info, "identity", None),
-            "files": identity_files(info.path) if getattr(info, "path", None) else {}}
+            "files": recorded or (identity_files(info.path) if getattr(info, "path", None) else {})}
 
 
 def model_mismatch(expected: dict | None, reported: dict, files: dict | None = None) -> str | None:
@@ -48,7 +34,7 @@ def model_mismatch(expected: dict | None, reported: dict, files: dict | None = N
     want_id, got_id = expected.get("identity"), reported.get("identity")
     if not (want_id and got_id) or want_id == got_id:
         return None  # an actor that reports no identity: its weights' checksum (compared above) stands
-    theirs, ours = files or {}, expected.get("files") or {}
+    theirs, ours = files or reported.get("identity_files") or {}, expected.get("files") or {}
     differ = [name for name in IDENTITY_FILES if name in theirs and name in ours and theirs[name] != ours[name]]
     what = ", ".join(f"{name} ({'absent' if theirs[name] == 'absent' else theirs[name][:12] + '…'} there, "
                      f"{'absent' if ours[name] == 'absent' else ours[name][:12] + '…'} on the driver)" for name in differ)

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.explain.figure import fit_title, plain
 from workbench.files import strict_json
+from workbench.model.weights import identity_mismatch
 from workbench.runs.folder import RunFolder
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
 
@@ -131,8 +132,9 @@ def case_record(row: dict, record: dict | None, *, entry: str | None, cache: str
 
 
 def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str | None, settings: dict,
-                   warning: str | None) -> dict:
-    """The whole summary: the rule, "N of M", each case, and per method how many cases passed every check."""
+                   warning: str | None, model: dict | None = None) -> dict:
+    """The whole summary: the rule, "N of M", each case, and per method how many cases passed every check; ``model``:
+    the model that explained them (:func:`model_record`), which the report checks against the run's."""
     methods: dict[str, dict] = {}
     for c in cases:
         for name, d in (c.get("methods") or {}).items():
@@ -157,7 +159,18 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
             # worse than random orders on a curve, or better on neither: the report counted no failure for such a map
             s["faithfulness_failed"] += d.get("faithfulness_passed") is False
     return {"rule": rule, "n": n, "of": m, "showing": f"{n} of the {m} rows the model scored (labelled or not)", "variant": variant, "settings": settings,
-            "warning": warning, "failed": sum(c["error"] is not None for c in cases), "methods": methods, "cases": cases}
+            "warning": warning, "failed": sum(c["error"] is not None for c in cases), "methods": methods, "cases": cases,
+            **({"model": model} if model else {})}
+
+
+def model_record(info: Any) -> dict | None:
+    """What ``explain_worst.json`` keeps of the model that explained the cases (its info, loaded; or the run's summary
+    ``model`` block when every case came from the cache, whose keys hold the run's identity): id, the weights' sha256,
+    the identity and the sha256 of each file it covers (a later mismatch with the run's names the file)."""
+    if info is None:
+        return None
+    get = info.get if isinstance(info, dict) else (lambda k: getattr(info, k, None))  # noqa: E731
+    return {k: get(k) for k in ("id", "checksum", "identity", "identity_files")}
 
 
 def write_summary(rf: RunFolder, summary: dict, fig: Any) -> list[str]:
@@ -229,6 +242,9 @@ def worst_summary(run_dir: Any) -> dict | None:
             problem = exc.message.rstrip(".")
         except (OSError, ValueError, AttributeError) as exc:
             problem = f"cannot be read ({exc})"
+    if problem is None and (other := identity_mismatch(rf.summary.get("model"), body.get("model"), ("explained with", "the run's"))):
+        # explained with another model than the run's (--other-model, or the run's checkpoint files changed since)
+        problem = f"was made with another model than the run's ({printable(other)})"
     if problem:
         raise ConfigError(f"{WORST_JSON} {problem}.", source=str(rf.path), fix="run `workbench explain RUN --worst N` again.")
     png = rf.path / WORST_PNG

@@ -40,7 +40,7 @@ from workbench.model.hub import cached_hub_checkpoint, require_hub
 from workbench.model.memory import keep_freed_memory, release_freed_memory
 from workbench.model.prepack import float32_linear_route, prepack_linears, route_float32_linears
 from workbench.model.precision import cpu_vendor
-from workbench.model.weights import check_weights_fit, checkpoint_identity, file_sha256, load_weights, short_error, weights_file
+from workbench.model.weights import check_weights_fit, checkpoint_identity, file_sha256, identity_files, load_weights, short_error, weights_file
 
 #: the precisions the PyTorch network loads in
 TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
@@ -77,6 +77,9 @@ class _ModelInfo:
     #: what the caches of its outputs are keyed by: sha256 over the weights' sha256, config.yaml, tokens.txt and a
     #: head's card (:func:`~workbench.model.weights.checkpoint_identity`); ``checksum`` stays the weights' own
     identity: str | None = None
+    #: the sha256 of each file the identity covers (``"absent"`` where the folder has none): a later mismatch names the
+    #: file that differs, for a hub id as for a folder (a run of before it recorded none: it can only say one differs)
+    identity_files: dict[str, str] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -299,7 +302,8 @@ def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | No
     info.random_weights = random_info is not None or bool(card_parent.get("random_weights"))
     # a reader of the run without its checkpoint folder makes the same weights again (the recorded sha256 checks them)
     info.remake = remake_command(random_info)
-    info.identity = checkpoint_identity(model_dir, info.checksum)
+    info.identity_files = identity_files(model_dir) if info.checksum else None
+    info.identity = checkpoint_identity(model_dir, info.checksum, info.identity_files)
     return info
 
 

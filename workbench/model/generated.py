@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import files
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ConfigError, ModelError, printable
 from workbench.labels import TOKENS
 from workbench.model.funasr_patches import import_funasr
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo, short_error
@@ -251,7 +251,38 @@ def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
                          fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
     if not isinstance(card, dict):
         raise ModelError(f"{TRAINING_CARD} is not a JSON object.", source=str(path), fix="restore the card `workbench finetune` wrote.")
+    _say_paths_elsewhere(card, path.parent)
     return _card_paths_absolute(card, path.parent)
+
+
+#: the heads whose card's absolute paths from another machine were said (once a process each)
+_SAID_ELSEWHERE: set[str] = set()
+
+
+def card_paths_elsewhere(card: dict) -> dict[str, str]:
+    """The :data:`CARD_PATHS` a card holds as absolute paths (a card written before they were written relative to the
+    head) that do not exist on this machine: ``{"parent.path": "/home/…/ckpt", …}``."""
+    out = {}
+    for section, key in CARD_PATHS:
+        value = (card.get(section) or {}).get(key) if isinstance(card.get(section), dict) else None
+        if isinstance(value, str) and value and os.path.isabs(value) and not os.path.exists(value):
+            out[f"{section}.{key}"] = value
+    return out
+
+
+def _say_paths_elsewhere(card: dict, head: Path) -> None:
+    """Say once per head (a warning on screen, for explain, run, export-onnx and report alike) that its card points at
+    absolute paths from another machine, with the fix; its provenance never points nowhere silently."""
+    missing = card_paths_elsewhere(card)
+    key = str(head.resolve())
+    if not missing or key in _SAID_ELSEWHERE:
+        return
+    _SAID_ELSEWHERE.add(key)
+    logger.warning("%s holds absolute paths from another machine that do not exist here (%s): the head's parent, training "
+                   "run and manifest cannot be found from it. Fix: `workbench finetune --fix-card %s` saves the card again with "
+                   "the paths found near the head, relative to it (the card is part of the head's identity: runs made with it "
+                   "before then say training_card.json differs).", printable(str(head / TRAINING_CARD)),
+                   printable("; ".join(f"{k} {v}" for k, v in missing.items()))[:600], printable(str(head)))
 
 
 #: the card's paths, written relative to the head's folder (or under ``~``); an older card's absolute ones read as they are

@@ -253,10 +253,33 @@ IDENTITY_REVISION = "identity/1"
 IDENTITY_FILE_MAX_BYTES = 16 * 2**20
 
 
-def checkpoint_identity(model_dir: str | os.PathLike | None, weights_sha256: str | None) -> str | None:
+def identity_files(model_dir: str | os.PathLike | None) -> dict[str, str]:
+    """The sha256 of each of :data:`IDENTITY_FILES` in ``model_dir`` (``"absent"`` where it has none, or holds a pipe or
+    device there): what :func:`checkpoint_identity` is made of, recorded beside it (``model.identity_files``) so that a
+    later mismatch names the file that differs, for a hub id as for a folder.  Never blocks (a FIFO put there hung the load)."""
+    import hashlib
+
+    out = {}
+    for name in IDENTITY_FILES:
+        p = Path(model_dir) / name if model_dir is not None else None
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)  # type: ignore[arg-type]
+            with open(fd, "rb") as f:
+                if not _stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise OSError("not a regular file")
+                data = f.read(IDENTITY_FILE_MAX_BYTES + 1)
+            out[name] = hashlib.sha256(data).hexdigest()
+        except (OSError, TypeError):
+            out[name] = "absent"
+    return out
+
+
+def checkpoint_identity(model_dir: str | os.PathLike | None, weights_sha256: str | None,
+                        files_sha256: dict[str, str] | None = None) -> str | None:
     """What the caches of a checkpoint's outputs are keyed by (predictions, the ONNX export, the ``--dtype auto``
     record): sha256 over :data:`IDENTITY_REVISION`, the weights' sha256 (memoised by :func:`file_sha256`, not read
-    again) and the bytes of each of :data:`IDENTITY_FILES` (small: read on every load; absent ones count as absent).
+    again) and the bytes of each of :data:`IDENTITY_FILES` (small: read on every load; absent ones count as absent;
+    ``files_sha256``: their :func:`identity_files`, already read).
 
     Keyed by the weights' checksum alone, a config.yaml edited afterwards (num_heads 2 → 4) or a tokens.txt reordered
     kept serving the old network's cached predictions, graph and precision choice.  ``None`` without weights' sha256."""
@@ -264,16 +287,40 @@ def checkpoint_identity(model_dir: str | os.PathLike | None, weights_sha256: str
 
     if not weights_sha256:
         return None
-    parts = [IDENTITY_REVISION, weights_sha256]
-    for name in IDENTITY_FILES:
-        p = Path(model_dir) / name if model_dir is not None else None
-        try:  # never blocks: a FIFO put there (while a run used the folder) hung the load; a pipe or device counts as absent
-            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)  # type: ignore[arg-type]
-            with open(fd, "rb") as f:
-                if not _stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    raise OSError("not a regular file")
-                data = f.read(IDENTITY_FILE_MAX_BYTES + 1)
-            parts.append(f"{name}:{hashlib.sha256(data).hexdigest()}")
-        except (OSError, TypeError):
-            parts.append(f"{name}:absent")
+    digests = files_sha256 if files_sha256 is not None else identity_files(model_dir)
+    parts = [IDENTITY_REVISION, weights_sha256] + [f"{name}:{digests.get(name, 'absent')}" for name in IDENTITY_FILES]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _digest(value: Any) -> str | None:
+    """A recorded sha256 (or ``"absent"``) as read from someone's summary.json, else ``None`` (not to be compared)."""
+    if value == "absent" or (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+        return value
+    return None
+
+
+def identity_mismatch(recorded: Any, now: Any, words: tuple[str, str] = ("now", "recorded")) -> str | None:
+    """How the model ``now`` (a model info's dict: ``checksum``, ``identity``, ``identity_files``) differs from the one
+    ``recorded`` (a run's summary.json ``model`` block, or a cache's record of it), naming each file that differs; ``None``
+    when it is the same model or nothing can be compared (a record of before identities, an ONNX graph without one).
+
+    A record of before ``identity_files`` (a run of an older workbench) can only say that one of the files differs.
+    ``words``: what ``now`` and ``recorded`` are called in the sentence."""
+    new, old = words
+    recorded = recorded if isinstance(recorded, dict) else {}
+    now = now if isinstance(now, dict) else {}
+    want, got = _digest(recorded.get("checksum")), _digest(now.get("checksum"))
+    if want and got and want != got:
+        return f"the weights differ (sha256 {got[:12]}… {new}, {want[:12]}… {old})"
+    want_id, got_id = _digest(recorded.get("identity")), _digest(now.get("identity"))
+    if not (want_id and got_id) or want_id == got_id:
+        return None
+    ours = recorded.get("identity_files") if isinstance(recorded.get("identity_files"), dict) else {}
+    theirs = now.get("identity_files") if isinstance(now.get("identity_files"), dict) else {}
+    short = lambda d: "absent" if d == "absent" else f"sha256 {d[:12]}…"  # noqa: E731
+    differ = [(n, _digest(theirs.get(n)), _digest(ours.get(n))) for n in IDENTITY_FILES]
+    differ = [(n, a, b) for n, a, b in differ if a and b and a != b]
+    if differ:
+        return "the same weights but " + ", ".join(f"{n} differs ({short(a)} {new}, {short(b)} {old})" for n, a, b in differ)
+    return (f"the same weights but one of {', '.join(IDENTITY_FILES)} differs (identity {got_id[:12]}… {new}, {want_id[:12]}… "
+            f"{old}; the record holds no sha256 per file, which runs of this version keep in summary.json's model.identity_files)")

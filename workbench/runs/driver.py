@@ -43,7 +43,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
-from workbench.runs.reproduce import check_and_record, environment
+from workbench.runs.reproduce import check_and_record, check_resumed_model, environment
 from workbench.runs.background import PartsInBackground
 from workbench.runs.writer import RunWriter
 from workbench.paths import published_command
@@ -284,6 +284,8 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
                             cache_dir=str(cache_dir) if cache_dir else None, run_dir=plan.writer.path, precision=precision)
     writer = plan.writer
     resuming = writer.prepare(config, Experiment.IDENTITY)
+    if resuming:  # the model is not among the settings compared: its rows' network, by identity (each file named)
+        check_resumed_model(writer.folder, net.info)
     if not resuming or not (writer.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too
         source = plan.manifest_ref if Path(plan.manifest_ref).is_file() else str(writer.write_manifest_copy(manifest))
         writer.write_experiment(replace(exp, manifest=source))

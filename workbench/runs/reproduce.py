@@ -22,7 +22,8 @@ from typing import Any
 from workbench import __version__
 from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.runs.experiment import Experiment
-from workbench.runs.folder import CONFIG, RESULTS, RunFolder
+from workbench.runs.folder import CONFIG, RESULTS, RunFolder, RunFolderError
+from workbench.model.weights import identity_mismatch
 from workbench.schema import SCORE_PREFIX
 from workbench.paths import installed_version
 
@@ -140,6 +141,7 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
         ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs), ``rows_changed`` (``{id: [column,
         …]}``: another segment, speaker, split … in the manifest's row), ``max_score_diff_row`` (``id [variant]`` of the
         largest score difference, None without one),
+        ``model_files_changed`` (the same weights, another config.yaml, tokens.txt or card: which, in words, else None),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
         version that recorded none says so in ``versions_unknown``), ``float32_math_changed`` (``[then, now]`` when the
@@ -181,7 +183,7 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
         out["manifest_changed"] = False
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed", "audio_unrecorded",
                                                  "chains_changed", "truth_changed", "rows_changed", "settings_changed", "model_changed", "manifest_changed",
-                                                 "labels_flipped")) \
+                                                 "labels_flipped", "model_files_changed")) \
         and out["max_abs_score_diff"] <= SCORE_TOLERANCE
     out["line"] = reproduction_line(out)
     return out
@@ -253,6 +255,10 @@ def _settings_diff(ref_rf: RunFolder, new_rf: RunFolder) -> dict:
         "model_changed": bool(ca.get("model_checksum") and ca.get("model_checksum") != cb.get("model_checksum")),
         "manifest_changed": bool(ca.get("manifest_sha256") and ca.get("manifest_sha256") != cb.get("manifest_sha256")),
     }
+    # the same weights under another config.yaml, tokens.txt or card (a hub download edited, a folder's file replaced):
+    # another network, named by the file that differs (summary.json's model.identity_files; a run of before it: "one of")
+    model_files = identity_mismatch(ref_rf.summary.get("model"), new_rf.summary.get("model"))
+    out["model_files_changed"] = model_files if model_files and not out["model_changed"] else None
     out["settings_changed"] = {f"{k}.{s}" if s else k: [x, y] for k in ("audio", "diagnostics", "dtype", "temperature")
                                for s, x, y in _pairs(ca.get(k), cb.get(k)) if x != y and (x is not None or not s)}
     before = {"workbench": ca.get("workbench_version") or ea.get("workbench"), "workbench commit": ea.get("workbench_commit"),
@@ -321,6 +327,8 @@ def reproduction_line(d: dict) -> str:
         causes.append("other settings: " + _few([f"{k} {v[0]} → {v[1]}" for k, v in d["settings_changed"].items()]))
     if d["model_changed"]:
         causes.append("other weights (the checkpoint's sha256 differs)")
+    if d.get("model_files_changed"):
+        causes.append(f"another model: {printable(d['model_files_changed'])}")
     if d["manifest_changed"]:
         causes.append("the manifest differs from the one recorded (manifest_sha256)")
     worst = f" ({printable(d['max_score_diff_row'])[:80]})" if d.get("max_score_diff_row") else ""
@@ -352,7 +360,7 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
         if ref is None or ref.resolve() == Path(new_run).resolve():
             return None
         d = compare_runs(ref, new_run)
-        if model_given and d.get("model_changed"):  # other weights on purpose (the same weights elsewhere still reproduce)
+        if model_given and (d.get("model_changed") or d.get("model_files_changed")):  # other weights on purpose (the same weights elsewhere still reproduce)
             d["model_given"] = str(model_given)
             d["line"] = reproduction_line(d)
     except WorkbenchError as exc:  # a reference that cannot be read (or holds links): said, not a crash after a finished run
@@ -399,6 +407,19 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
                      "it relative to itself (its weights are checked against the recorded sha256).")
         experiment = replace(experiment, model=replace(experiment.model, model=str(moved)))
     return experiment, notes
+
+
+def check_resumed_model(rf: RunFolder, info: Any) -> None:
+    """Refuse to resume the run in ``rf`` with a model (``info``: the loaded one's) other than the one that scored its
+    rows: its summary's model record (identity and each file's sha256), else its config.yaml's weights' sha256.  The
+    same weights under an edited config.yaml were resumed: every row kept from the old network, and summary.json then
+    gave them the new network's identity."""
+    summary_model = rf.summary.get("model")
+    recorded = summary_model if isinstance(summary_model, dict) else {"checksum": rf.config.get("model_checksum")}
+    problem = identity_mismatch(recorded, info.to_dict() if hasattr(info, "to_dict") else info, ("now", "in the folder's run"))
+    if problem:
+        raise RunFolderError(f"holds rows scored by another model: {printable(problem)}; resuming would mix two networks' scores.",
+                             source=str(rf.path), fix="choose a new --out folder, or put back the checkpoint files the folder's run used.")
 
 
 def check_run_checkpoint(run_dir: str | os.PathLike, ref: Any) -> None:

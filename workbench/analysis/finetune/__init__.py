@@ -36,7 +36,7 @@ exports and explanations like the published heads.
 Measured: head-only training on a CPU takes seconds; ``--unfreeze`` figures in ``benchmarks/README.md``.
 """
 
-from workbench.analysis.finetune.checkpoint import CARD_FORMAT, CHECKPOINT_FILES, parent_folder, write_checkpoint
+from workbench.analysis.finetune.checkpoint import CARD_FORMAT, CHECKPOINT_FILES, fix_card, parent_folder, write_checkpoint
 from workbench.analysis.finetune.core import FinetuneResult, finetune
 from workbench.analysis.finetune.data import LABEL_SETS, TuneData, class_order, row_targets, split_speakers, tune_data
 from workbench.analysis.finetune.encoder import ADAPT_MODES, EncoderFit, EncoderTraining, encoder_blocks, train_encoder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -11,6 +12,8 @@ from workbench import files
 from workbench.errors import ModelError
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_weights, weights_file
+from workbench.model.generated import card_paths_elsewhere, card_paths_portable, read_training_card
+from workbench.model.weights import file_sha256
 from workbench.model.network import UNK_TOKEN, checkpoint_labels, checkpoint_tokens
 from workbench.runs.folder import RunFolder
 from workbench.serialize import YAML_MAX_BYTES
@@ -95,3 +98,51 @@ def parent_head(parent: Path, classes: Sequence[str]) -> tuple[np.ndarray, np.nd
     rows = [keys.index(c) for c in classes]
     return state["proj.weight"].double().numpy()[rows], state["proj.bias"].double().numpy()[rows]
 
+
+
+#: how many folders above a head :func:`fix_card` looks in for a path its card names on another machine
+FIX_CARD_LEVELS = 6
+
+
+def _found_near(head: Path, old: str, accept) -> Path | None:
+    """The path near ``head`` that stands for ``old`` (an absolute path of another machine): the longest tail of its
+    parts that exists under the head's folder or one of its :data:`FIX_CARD_LEVELS` parents and passes ``accept``."""
+    parts = Path(old).parts[1:]
+    for k in range(len(parts), 0, -1):
+        for base in [head, *head.parents][: FIX_CARD_LEVELS + 1]:
+            cand = base.joinpath(*parts[-k:])
+            if cand.exists() and accept(cand):
+                return cand
+    return None
+
+
+def fix_card(head: str | os.PathLike) -> list[str]:
+    """Save a head's training card again with the absolute paths it holds from another machine (a card written before
+    they were written relative to the head: :func:`~workbench.model.generated.card_paths_elsewhere`) replaced by the
+    ones found near the head (the parent checked by its weights' sha256, the run by its config.yaml), relative to it.
+    Returns the lines to say: each path found, or not found (kept as it was)."""
+    head = Path(head).expanduser().resolve()
+    card = read_training_card(head) if head.is_dir() else None
+    if card is None:
+        raise ModelError("is no fine-tuned head: it has no training_card.json.", source=str(head),
+                         fix="pass the folder `workbench finetune --out` wrote.")
+    missing = card_paths_elsewhere(card)
+    if not missing:
+        return [f"{head / TRAINING_CARD}: every path it names exists here (or is relative to the head); nothing to fix."]
+    want = (card.get("parent") or {}).get("checksum_sha256")
+    accept = {"parent.path": lambda p: p.is_dir() and (w := weights_file(p)) is not None and (not want or file_sha256(w) == want),
+              "data.run_dir": lambda p: p.is_dir() and (p / "config.yaml").is_file(), "data.manifest": lambda p: p.is_file()}
+    lines, fixed = [], dict(card)
+    for name, old in missing.items():
+        section, key = name.split(".")
+        found = _found_near(head, old, accept[name])
+        if found is None:
+            lines.append(f"  {name}: {old} — not found near the head; kept as it was (put it back, or fine-tune again)")
+            continue
+        fixed[section] = {**fixed[section], key: str(found)}
+        lines.append(f"  {name}: {old} → {found}")
+    if len(lines) == sum("not found" in ln for ln in lines):
+        return [f"{head / TRAINING_CARD}: none of its paths from another machine was found near the head; the card is unchanged:"] + lines
+    files.write_text(head / TRAINING_CARD, files.strict_json(card_paths_portable(fixed, head)) + "\n", root=head)
+    return ([f"{head / TRAINING_CARD} saved again, its paths relative to the head (runs made with the head before now say "
+             "training_card.json differs: the card is part of the head's identity):"] + lines)
