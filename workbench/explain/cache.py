@@ -36,12 +36,13 @@ from workbench.runs.folder import RunFolder
 from workbench.serialize import loads_json, read_bytes_capped
 
 #: bump when an explanation's content changes meaning: older entries then miss
-CACHE_VERSION = 7  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
+CACHE_VERSION = 8  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
 #                    bfloat16/float16 model differentiates its float32 weights; 4: a random-weights model's figure
 #                    carries RANDOM_WEIGHTS_MARK at its foot (``random_weights_mark`` in the record and artifacts.json);
 #                    5: an item of a run on its checkpoint's training data carries the TRAINING DATA mark too;
 #                    6: a stability pair or randomisation check with no rank correlation fails / is UNDETERMINED;
-#                    7: the TRAINING DATA mark is the item's own (its speaker trained the head), not the run's
+#                    7: the TRAINING DATA mark is the item's own (its speaker trained the head), not the run's;
+#                    8: IG's pieces' errors count in size and its map is halved until it stops moving (map_change)
 #: the record's keys of the marks at a figure's foot, copied into artifacts.json beside the PNG
 FIGURE_MARKS = ("random_weights_mark", "training_overlap_mark", "training_overlap")
 #: what an envelope says it is

@@ -72,6 +72,13 @@ def _rho(r: float | None) -> str:
     return f"{r:.2f}" if r is not None and np.isfinite(r) else "undefined (a map is constant)"
 
 
+def map_change_words(c: dict) -> str:
+    """IG's map convergence in words: how far the map moved when every piece of its path was last halved."""
+    if c.get("map_change") is None:
+        return "map convergence not measured (the gradient cap left no room to halve the path's pieces)"
+    return f"map change {c['map_change']:.1%} (L1) when every path piece was halved (tolerance {c['map_tolerance']:.0%})"
+
+
 def randomisation_words(r) -> str:
     """The randomisation check's figure and its rule in words: the rule is on the size of the rank correlation, so a
     map strongly anti-correlated with the re-initialised network's fails too (it still follows the input)."""
@@ -145,9 +152,12 @@ class Explanation:
         a = self.attributions[method]
         out = []
         c = a.checks.get("completeness")
-        if c is not None and not c["passed"]:
+        if c is not None and not c["passed"] and c["relative_error"] > c["tolerance"]:
             out.append(f"UNRELIABLE: IG completeness error {c['relative_error']:.1%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
                        f"(tolerance {c['tolerance']:.0%}) after {c['gradient_evaluations']} gradient evaluations (cap {c['cap']})")
+        elif c is not None and not c["passed"]:  # complete, but the map still moved when every piece of the path was halved
+            out.append(f"UNRELIABLE: IG map not converged: {map_change_words(c)} after {c['gradient_evaluations']} gradient "
+                       f"evaluations (cap {c['cap']})")
         st = a.checks.get("stability")
         if st is not None and st.get("passed") is False:
             out.append(f"UNSTABLE: maps from baseline seeds {', '.join(map(str, st['seeds']))} rank-correlate down to "
@@ -176,7 +186,7 @@ class Explanation:
         if c is not None:
             lines.append(f"completeness error {c['relative_error']:.1%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
                          f"(tolerance {c['tolerance']:.0%}; {c['gradient_evaluations']} gradient evaluations, cap {c['cap']}; "
-                         f"{c['segments']} path segment(s))" + ("" if c["passed"] else " FAILED"))
+                         f"{c['segments']} path segment(s)); {map_change_words(c)}" + ("" if c["passed"] else " FAILED"))
         st = a.checks.get("stability")
         if st is not None and st.get("applicable", True):
             if st.get("passed") is None and not st.get("pairs"):
@@ -201,7 +211,9 @@ class Explanation:
         a, out = self.attributions[method], []
         c = a.checks.get("completeness")
         if c is not None:
-            out.append(f"completeness error {c['relative_error']:.1%} (≤ {c['tolerance']:.0%})" + ("" if c["passed"] else " FAILED"))
+            out.append(f"completeness error {c['relative_error']:.1%} (≤ {c['tolerance']:.0%})"
+                       + (f", map change {c['map_change']:.1%} (≤ {c['map_tolerance']:.0%})" if c.get("map_change") is not None else "")
+                       + ("" if c["passed"] else " FAILED"))
         st = a.checks.get("stability")
         if st is not None and st.get("pairs"):
             out.append(f"seed rank corr min {_rho(st['min_spearman'])} (≥ {st['threshold']:.2f})" + (" FAILED" if st.get("passed") is False else ""))
