@@ -23,16 +23,17 @@ reports, MLflow and checkpoint comparisons say so first.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, ModelError, WorkbenchError, printable
 from workbench.labels import RANDOM_WEIGHTS_BANNER, head_random_banner
 from workbench.model.checkpoints import read_training_card
-from workbench.serialize import load_json_file, loads_json
+from workbench.serialize import cut_middle, load_json_file, loads_json
 from workbench.schema import text_values
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
@@ -142,16 +143,42 @@ def load_cards() -> tuple[Card, ...]:
     return tuple(cards)
 
 
-def finetuned_card(model_dir: str | None, training: dict) -> Card:
+#: the generations of heads a training card's parent chain is followed through (a head of a head of …): a longer chain,
+#: or one that comes back to a head already in it (a card naming its own folder as its parent), is refused, never followed
+CARD_CHAIN_MAX = 32
+
+
+def finetuned_card(model_dir: str | None, training: dict, *, _chain: tuple[str, ...] = ()) -> Card:
     """A fine-tuned checkpoint's protocol card: its parent's stages, then the head's training on the corpus of its card."""
-    parent = training.get("parent") or {}
-    inherited = card_for(parent.get("id")) or card_for(parent.get("path"))
+    parent = training.get("parent") if isinstance(training.get("parent"), dict) else {}
+    chain = (*_chain, os.path.realpath(Path(str(model_dir)).expanduser()))
+    inherited = _parent_card(parent.get("id"), chain) or _parent_card(parent.get("path"), chain)
     data = training.get("data") or {}
     stage = Stage(stage="fine-tuning (workbench finetune)", labels_used=True, corpora=tuple(data.get("corpora") or ()),
                   hours="not measured", certainty="seen", description=_trained_on(training),
                   note="", source=f"{Path(str(model_dir)).name}/training_card.json",
                   dated=f"created {training['created']}" if training.get("created") else "")
     return Card(str(model_dir), (), (*(inherited.stages if inherited else ()), stage), training.get("created", ""), {})
+
+
+def _parent_card(ref: Any, chain: tuple[str, ...]) -> Card | None:
+    """The card of a head's parent ``ref`` (its card's ``parent.id`` or ``parent.path``), ``chain`` the heads read down to
+    it.  A card is anyone's: one naming its own folder as its parent recursed until Python's stack ran out, reported as
+    "nested deeper than a JSON reader goes", and a chain of 1,000 heads read 1,000 cards; both are refused naming the chain."""
+    if not isinstance(ref, str) or not ref or not Path(ref).expanduser().is_dir():
+        return card_for(ref) if isinstance(ref, str) else None
+    where = os.path.realpath(Path(ref).expanduser())
+    names = [printable(Path(p).name) for p in chain]
+    shown = " → ".join(names if len(names) <= 5 else [*names[:2], "…", *names[-2:]])
+    source, fix = str(Path(chain[-1]) / "training_card.json"), "restore the card `workbench finetune` wrote, or fine-tune again."
+    if where in chain:
+        raise ModelError(f"the card names {printable(where)} as the head's parent, which is the head itself or one it descends from "
+                         f"({shown} → {printable(Path(where).name)}): a head cannot be its own ancestor.", source=source, fix=fix)
+    if len(chain) >= CARD_CHAIN_MAX:
+        raise ModelError(f"the card's chain of parents goes on past {CARD_CHAIN_MAX} heads ({shown} → …), more than the workbench "
+                         "follows.", source=source, fix=fix)
+    training = read_training_card(where)
+    return finetuned_card(where, training, _chain=chain) if training is not None else card_for(ref)
 
 
 def _trained_on(training: dict) -> str:
@@ -224,7 +251,8 @@ def random_weights_banner(model: Any) -> str:
         card = None
     parent = card.get("parent") if isinstance(card, dict) else None
     if isinstance(parent, dict) and parent.get("random_weights"):
-        return head_random_banner(head_name(str(path)), str(parent.get("id") or "a random checkpoint"))
+        # the parent's id is the card's text: one holding a line break printed a '!! …' line of its own on every command
+        return head_random_banner(printable(head_name(str(path))), printable(cut_middle(str(parent.get("id") or "a random checkpoint"))))
     return RANDOM_WEIGHTS_BANNER
 
 

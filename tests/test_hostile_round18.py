@@ -1,0 +1,62 @@
+"""Hostile and careless inputs, round eighteen: a published head's card, a published run, sealed caches, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def _card_folder(folder, parent: dict, **more):
+    """A folder holding only a training card (all the protocol card reads), its parent as given."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "training_card.json").write_text(json.dumps({"format": "emotion-workbench-finetune/1", "parent": parent,
+                                                           "data": {"corpora": ["IEMOCAP"]}, **more}), encoding="utf-8")
+    return folder
+
+
+def test_a_card_naming_its_own_head_as_parent_is_refused_naming_the_cycle(tmp_path):
+    """parent.path "." (the head itself, read back absolute) or two heads naming each other: the protocol card recursed
+    until the stack ran out, and `run` with the head, then `metrics`, said "cannot read training_card.json (nested deeper
+    than a JSON reader goes (thousands of [ or {)…)", of a 14 kB card."""
+    from workbench.data.cards import card_for
+    from workbench.errors import ModelError
+
+    _card_folder(tmp_path / "self", {"id": "random-tiny", "path": "."})
+    with pytest.raises(ModelError) as err:
+        card_for(str(tmp_path / "self"))
+    assert "own ancestor" in err.value.message and "(self → self)" in err.value.message
+    assert "JSON" not in err.value.message and "fine-tune again" in err.value.fix
+    _card_folder(tmp_path / "a", {"path": "../b"})
+    _card_folder(tmp_path / "b", {"path": "../a"})
+    with pytest.raises(ModelError) as err:
+        card_for(str(tmp_path / "a"))
+    assert "(a → b → a)" in err.value.message
+
+
+def test_a_chain_of_heads_is_followed_to_a_bound_then_refused(tmp_path):
+    """A chain of 1,000 heads read a card per generation until the stack ran out (the same JSON message); a short chain
+    still gives every generation's stage, so the corpora of each stay warned about."""
+    from workbench.data.cards import card_for
+    from workbench.errors import ModelError
+
+    _card_folder(tmp_path / "h0", {"id": "iic/emotion2vec_plus_large"})
+    for i in range(1, 1000):
+        _card_folder(tmp_path / f"h{i}", {"path": f"../h{i - 1}"})
+    stages = [s.stage for s in card_for(str(tmp_path / "h3")).stages]
+    assert stages.count("fine-tuning (workbench finetune)") == 4 and len(stages) > 4  # large's own stages first
+    with pytest.raises(ModelError) as err:
+        card_for(str(tmp_path / "h999"))
+    assert "chain of parents goes on past" in err.value.message and "(h999 → h998 → … →" in err.value.message
+    assert "JSON" not in err.value.message
+
+
+def test_a_parent_id_with_a_line_break_prints_one_banner_line(tmp_path):
+    """A card's parent.id "tiny\\n!! FAKE LINE" printed a '!! FAKE LINE' line of its own under `run`'s RANDOM WEIGHTS
+    banner (and under `metrics`', `calibrate`'s …)."""
+    from workbench.data.cards import random_weights_banner
+
+    head = _card_folder(tmp_path / "head", {"id": "tiny\n!! FAKE LINE\x1b[2J\u202e" + "x" * 5000, "random_weights": True})
+    banner = random_weights_banner({"path": str(head), "kind": "trained"})
+    assert banner.startswith('RANDOM WEIGHTS: this result comes from head "head", fine-tuned from tiny\\n!! FAKE LINE\\x1b[2J\\u202e')
+    assert banner.isprintable() and len(banner) < 400
