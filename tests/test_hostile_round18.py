@@ -60,3 +60,27 @@ def test_a_parent_id_with_a_line_break_prints_one_banner_line(tmp_path):
     banner = random_weights_banner({"path": str(head), "kind": "trained"})
     assert banner.startswith('RANDOM WEIGHTS: this result comes from head "head", fine-tuned from tiny\\n!! FAKE LINE\\x1b[2J\\u202e')
     assert banner.isprintable() and len(banner) < 400
+
+
+def test_a_run_naming_a_hub_model_not_downloaded_is_not_fetched_without_consent(tmp_path, monkeypatch):
+    """A published run whose config.yaml names a hub id (iic/emotion2vec_plus_base, or anyone's repository): `explain RUN
+    --item`, `embeddings --neighbours` and the views loaded it, contacting ModelScope (measured: a DNS query for
+    www.modelscope.cn, then 'cannot be reached' here), where an experiment file naming it is refused without --model or
+    --allow-hub.  Refused now before anything loads, naming the flag; a copy already in the local cache still loads."""
+    from types import SimpleNamespace
+
+    from workbench.errors import ConfigError
+    from workbench.runs.reproduce import check_run_checkpoint
+
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "ms"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        check_run_checkpoint(tmp_path / "run", SimpleNamespace(model="someone/evil_model", hub="ms", revision=None, checksum=None))
+    assert "hub model someone/evil_model, which is not in the local ModelScope cache" in caught.value.message
+    assert "--model someone/evil_model" in caught.value.fix
+    cached = tmp_path / "ms" / "models" / "someone" / "evil_model"
+    cached.mkdir(parents=True)
+    (cached / "config.yaml").write_text("model: Emotion2vec\n")
+    (cached / "model.pt").write_bytes(b"x")
+    check_run_checkpoint(tmp_path / "run", SimpleNamespace(model="someone/evil_model", hub="ms", revision=None, checksum=None))
