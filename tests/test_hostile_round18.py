@@ -84,3 +84,15 @@ def test_a_run_naming_a_hub_model_not_downloaded_is_not_fetched_without_consent(
     (cached / "config.yaml").write_text("model: Emotion2vec\n")
     (cached / "model.pt").write_bytes(b"x")
     check_run_checkpoint(tmp_path / "run", SimpleNamespace(model="someone/evil_model", hub="ms", revision=None, checksum=None))
+
+
+def test_a_card_path_longer_than_a_file_name_may_be_is_no_folder(tmp_path):
+    """parent.path "./aaa…" (5,000 characters): `metrics` of the head's run ended "is no possible path: one name in it
+    (5,000 bytes) is longer than this file system allows … fix: check the name you typed", of a name the card held."""
+    from workbench.data.cards import card_for, random_weights_banner
+
+    head = _card_folder(tmp_path / "head", {"id": "b" * 5000, "path": "./" + "a" * 5000, "random_weights": True})
+    card = card_for(str(head))
+    assert [s.stage for s in card.stages] == ["fine-tuning (workbench finetune)"]
+    assert "fine-tuned from bbbb" in random_weights_banner({"path": str(head)})
+    assert card_for("c" * 5000) is None

@@ -39,6 +39,16 @@ from workbench.schema import text_values
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
 
 
+def is_folder(text: Any) -> bool:
+    """Whether ``text`` (a card's or a run's path, from anyone) names a folder here; a name longer than the file system
+    allows (a card's ``parent.path`` of 5,000 characters) is none: ``Path.is_dir`` raised "File name too long", which
+    `metrics` of the head's run reported as "check the name you typed" without naming the card."""
+    try:
+        return Path(str(text)).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def corpus_key(name: str) -> str:
     """A corpus name reduced for matching: lower case, letters and digits only (``CREMA-D`` → ``cremad``)."""
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
@@ -165,7 +175,7 @@ def _parent_card(ref: Any, chain: tuple[str, ...]) -> Card | None:
     """The card of a head's parent ``ref`` (its card's ``parent.id`` or ``parent.path``), ``chain`` the heads read down to
     it.  A card is anyone's: one naming its own folder as its parent recursed until Python's stack ran out, reported as
     "nested deeper than a JSON reader goes", and a chain of 1,000 heads read 1,000 cards; both are refused naming the chain."""
-    if not isinstance(ref, str) or not ref or not Path(ref).expanduser().is_dir():
+    if not isinstance(ref, str) or not ref or not is_folder(ref):
         return card_for(ref) if isinstance(ref, str) else None
     where = os.path.realpath(Path(ref).expanduser())
     names = [printable(Path(p).name) for p in chain]
@@ -208,7 +218,7 @@ def speakers_of(source: Any) -> list[str]:
 
 def speaker_overlap_message(model_id: str | None, source: Any) -> OverlapWarning | None:
     """A warning when ``source`` holds speakers a fine-tuned checkpoint was trained or early-stopped on."""
-    training = read_training_card(model_id) if model_id and Path(str(model_id)).expanduser().is_dir() else None
+    training = read_training_card(model_id) if model_id and is_folder(model_id) else None
     if training is None:
         return None
     spk = training.get("speakers") or {}
@@ -229,7 +239,7 @@ def head_name(folder: str) -> str:
     """A fine-tuned head's folder name, quoted (a head folder named ``head`` read "the fine-tuned head head"); for an
     ONNX export (its ``model.json``), the head it was exported from, then the export's folder (it named the export's)."""
     name = f'"{Path(folder).name}"'
-    if not (Path(folder).expanduser() / "model.json").is_file():
+    if not is_folder(folder) or not (Path(folder).expanduser() / "model.json").is_file():
         return name
     source = onnx_source(folder)
     return f'"{Path(source).name}" (its ONNX export {name})' if source else name
@@ -246,7 +256,7 @@ def random_weights_banner(model: Any) -> str:
     if path and get("kind") == "onnx":
         path = onnx_source(str(path)) or path
     try:
-        card = read_training_card(str(path)) if path and Path(str(path)).expanduser().is_dir() else None
+        card = read_training_card(str(path)) if path and is_folder(path) else None
     except (WorkbenchError, OSError):  # an unreadable card: the generic banner, never none
         card = None
     parent = card.get("parent") if isinstance(card, dict) else None
@@ -262,7 +272,7 @@ def card_for(model_id: str | None) -> Card | None:
     ``workbench finetune`` (its ``training_card.json``).  None when unknown."""
     if not model_id:
         return None
-    if Path(str(model_id)).expanduser().is_dir():
+    if is_folder(model_id):
         training = read_training_card(model_id)
         if training is not None:
             return finetuned_card(str(model_id), training)
@@ -390,4 +400,4 @@ def onnx_source(folder: str) -> str | None:
         return None
     meta = meta if isinstance(meta, dict) else {}
     path = str(meta.get("source_path") or "")
-    return path if path and Path(path).is_dir() else (str(meta.get("source_model") or "") or None)
+    return path if path and is_folder(path) else (str(meta.get("source_model") or "") or None)
