@@ -96,3 +96,66 @@ def test_a_card_path_longer_than_a_file_name_may_be_is_no_folder(tmp_path):
     assert [s.stage for s in card.stages] == ["fine-tuning (workbench finetune)"]
     assert "fine-tuned from bbbb" in random_weights_banner({"path": str(head)})
     assert card_for("c" * 5000) is None
+
+
+def _no_hashing(monkeypatch):
+    from workbench import files
+
+    def hashed(path, **_):
+        raise AssertionError(f"{path} was hashed")
+
+    monkeypatch.setattr(files, "sha256_file", hashed)
+
+
+def test_a_published_export_whose_graph_is_10_gb_is_refused_by_its_size_unread(tmp_path, monkeypatch):
+    """model.onnx a 10 GB sparse file in an export folder (`infer --backend onnxruntime --dtype float32 --model DIR`):
+    hashed for more than 100 s (stopped there), then given to onnx.load, which reads a graph whole into memory.  No
+    graph of an export is over protobuf's 2 GiB; a larger file is refused by its size."""
+    import os
+
+    from workbench.cli import main
+    from workbench.errors import ModelError
+    from workbench.model.onnx_backend import load_onnx_model
+
+    folder = tmp_path / "export"
+    assert main(["model", "export-onnx", "--model", "tiny", "--out", str(folder), "--no-check"]) == 0
+    os.remove(folder / "model.onnx")
+    with open(folder / "model.onnx", "wb") as f:
+        f.truncate(10 * 2**30)  # sparse: no disk used
+    _no_hashing(monkeypatch)
+    with pytest.raises(ModelError) as err:
+        load_onnx_model(folder, dtype="float32")
+    assert "model.onnx cannot be read (holds 10,737,418,240 bytes, over the cap of 2,147,483,648)" in err.value.message
+    assert "export-onnx" in err.value.fix
+
+
+def test_a_cached_export_whose_graph_became_10_gb_is_made_again_unread(tiny_model, monkeypatch):
+    """The same graph in the model cache (`--dtype auto`, `onnx-float32`): every load hashed the 10 GB before finding
+    that it had changed, minutes each time."""
+    import os
+
+    from workbench.model import fastpath
+
+    fastpath.ensure_export(tiny_model)
+    folder = fastpath.export_folder(tiny_model.info.identity)
+    os.remove(folder / "model.onnx")
+    with open(folder / "model.onnx", "wb") as f:
+        f.truncate(10 * 2**30)
+    with monkeypatch.context() as m:
+        _no_hashing(m)
+        assert fastpath.cached_export(tiny_model.info.identity) is None
+    fastpath.ensure_export(tiny_model)  # made again, for the tests after this one
+    assert fastpath.cached_export(tiny_model.info.identity) is not None
+
+
+def test_a_named_pipe_put_where_a_file_was_checked_is_not_waited_on(tmp_path):
+    """files.sha256_file opened its path blocking: a model.pt or graph swapped for a FIFO after the caller's is_file()
+    waited for a writer for ever (here a writer feeds it, so the old code returns a digest instead of hanging)."""
+    import os
+
+    from conftest import fifo_fed
+    from workbench.files import sha256_file
+
+    os.mkfifo(tmp_path / "model.pt")
+    with fifo_fed(tmp_path / "model.pt", b"weights"), pytest.raises(OSError, match="not a regular file"):
+        sha256_file(tmp_path / "model.pt")
