@@ -159,3 +159,38 @@ def test_a_named_pipe_put_where_a_file_was_checked_is_not_waited_on(tmp_path):
     os.mkfifo(tmp_path / "model.pt")
     with fifo_fed(tmp_path / "model.pt", b"weights"), pytest.raises(OSError, match="not a regular file"):
         sha256_file(tmp_path / "model.pt")
+
+
+def test_a_head_of_a_heads_parent_id_is_written_relative_and_read_back_absolute(tmp_path):
+    """The parent of a head of a head is the first head's folder, and the card's parent.id is that folder as the run
+    recorded it: `finetune runs/head-run` wrote parent.id "/tmp/…/heads/demo4" (the author's absolute path; under a home,
+    /home/alice/…) beside a relative parent.path "../demo4", in the head and in its ONNX export's copy of the card."""
+    from workbench.model.generated import card_paths_portable, read_training_card
+
+    first = _card_folder(tmp_path / "proj" / "heads" / "first", {"id": "iic/emotion2vec_plus_large"})
+    second = _card_folder(tmp_path / "proj" / "heads" / "second", {"id": "../first", "path": "../first"})
+    card = read_training_card(second)
+    assert card["parent"]["id"] == str(first.resolve()) == card["parent"]["path"]
+    copy = card_paths_portable(card, tmp_path / "proj" / "exports" / "second")
+    assert copy["parent"]["id"] == "../../heads/first"
+    assert read_training_card(first)["parent"]["id"] == "iic/emotion2vec_plus_large"  # a hub id is no path
+
+
+def test_finetune_refuses_a_run_whose_checkpoint_folder_holds_other_weights(tmp_path):
+    """A received run's model path (relative, "../../models/e2v") found another checkpoint here (tiny seed 1 where seed 0
+    scored the run): `finetune` wrote a head on seed 1's encoder with a proj trained on seed 0's embeddings, its card
+    saying parent sha256 3aa1b4e7… (seed 0's); measured: the head's model.safetensors carried seed 1's blocks."""
+    from types import SimpleNamespace
+
+    from workbench.analysis.finetune.checkpoint import parent_folder
+    from workbench.errors import ModelError
+    from workbench.model.checkpoints import file_sha256, weights_file
+    from workbench.model.generated import ensure_random_checkpoint
+
+    tiny = ensure_random_checkpoint("tiny")
+    scored = SimpleNamespace(path=tmp_path, model_ref={"path": str(tiny), "kind": "random", "checksum": file_sha256(weights_file(tiny))})
+    assert parent_folder(scored)[0] == tiny
+    other = SimpleNamespace(path=tmp_path, model_ref={**scored.model_ref, "checksum": "10eff2d08ab7" + "0" * 52})
+    with pytest.raises(ModelError) as err:
+        parent_folder(other)
+    assert "and the run was scored by 10eff2d08ab7…" in err.value.message and "fine-tune that run" in err.value.fix
