@@ -194,3 +194,23 @@ def test_finetune_refuses_a_run_whose_checkpoint_folder_holds_other_weights(tmp_
     with pytest.raises(ModelError) as err:
         parent_folder(other)
     assert "and the run was scored by 10eff2d08ab7…" in err.value.message and "fine-tune that run" in err.value.fix
+
+
+def test_a_reports_sweep_does_not_fetch_the_hub_model_a_received_run_names(tmp_path, monkeypatch):
+    """`workbench report variant_comparison -p run_dir=RUN` swept its clip with the run's model: a received run naming
+    iic/emotion2vec_plus_base (not downloaded here) made the notebook contact ModelScope (a DNS query seen with strace).
+    Refused now, the fix naming the report's own parameter (-p model=), not a --model the command lacks."""
+    from types import SimpleNamespace
+
+    from workbench.errors import ConfigError
+    from workbench.model.ref import ModelRef
+    from workbench.views import reporting
+
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "ms"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    run = SimpleNamespace(path=tmp_path, model=lambda: ModelRef(model="iic/emotion2vec_plus_base"))
+    monkeypatch.setattr(reporting, "_run", lambda run_dir: run)
+    with pytest.raises(ConfigError) as err:
+        reporting.sweep_model(tmp_path)
+    assert "-p model=iic/emotion2vec_plus_base" in err.value.fix and "--model" not in err.value.fix
+    assert reporting.sweep_model(tmp_path, "tiny") == "tiny"  # a model the user named is theirs to load
