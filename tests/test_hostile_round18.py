@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +130,7 @@ def test_a_published_export_whose_graph_is_10_gb_is_refused_by_its_size_unread(t
     assert "export-onnx" in err.value.fix
 
 
+@pytest.mark.slow  # two exports of tiny: about 9 s on the shared 2-core machine
 def test_a_cached_export_whose_graph_became_10_gb_is_made_again_unread(tiny_model, monkeypatch):
     """The same graph in the model cache (`--dtype auto`, `onnx-float32`): every load hashed the 10 GB before finding
     that it had changed, minutes each time."""
@@ -176,7 +178,7 @@ def test_a_head_of_a_heads_parent_id_is_written_relative_and_read_back_absolute(
     assert read_training_card(first)["parent"]["id"] == "iic/emotion2vec_plus_large"  # a hub id is no path
 
 
-def test_finetune_refuses_a_run_whose_checkpoint_folder_holds_other_weights(tmp_path):
+def test_finetune_refuses_a_run_whose_checkpoint_folder_holds_other_weights(tmp_path, tiny_model):
     """A received run's model path (relative, "../../models/e2v") found another checkpoint here (tiny seed 1 where seed 0
     scored the run): `finetune` wrote a head on seed 1's encoder with a proj trained on seed 0's embeddings, its card
     saying parent sha256 3aa1b4e7… (seed 0's); measured: the head's model.safetensors carried seed 1's blocks."""
@@ -185,9 +187,7 @@ def test_finetune_refuses_a_run_whose_checkpoint_folder_holds_other_weights(tmp_
     from workbench.analysis.finetune.checkpoint import parent_folder
     from workbench.errors import ModelError
     from workbench.model.checkpoints import file_sha256, weights_file
-    from workbench.model.generated import ensure_random_checkpoint
-
-    tiny = ensure_random_checkpoint("tiny")
+    tiny = Path(tiny_model.info.path)
     scored = SimpleNamespace(path=tmp_path, model_ref={"path": str(tiny), "kind": "random", "checksum": file_sha256(weights_file(tiny))})
     assert parent_folder(scored)[0] == tiny
     other = SimpleNamespace(path=tmp_path, model_ref={**scored.model_ref, "checksum": "10eff2d08ab7" + "0" * 52})
