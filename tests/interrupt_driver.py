@@ -143,6 +143,7 @@ def commands(f: dict) -> dict:
         "explain-worst": (["explain", "{copy}", "--worst", "2", "--method", "occlusion", "--steps", "4"], "{copy}"),
         "segment": (["segment", f["long"], "--model", "tiny", "--vad", "energy", "--out", "{out}"], "{out}"),
         "embeddings": (["embeddings", run_a, "--out", "{out}", "--project", "tsne"], "{out}"),
+        "embeddings-neighbours": (["embeddings", run_a, "--neighbours", f["clip"], "--out", "{out}"], "{out}"),
         "features": (["features", "{copy}", "--set", "praat", "--out", "{out}"], "{copy}"),
         "finetune": (["finetune", run_a, "--out", "{out}", "--bootstrap", "20", "--folds", "2"], "{out}"),
         "sweep": (["sweep", f["clip"], "--kind", "trim", "--model", "tiny", "--out", "{out}", "--no-cache"], "{out}"),

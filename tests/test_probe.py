@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,14 @@ def synthetic_row(item_id, *, emotion="", label=None, pred="neutral", scores=Non
     }
 
 
-def write_run(path, rows, emb, *, model="synthetic", checksum="0" * 64, dtype="float32", random_weights=False, audio=None) -> RunFolder:
-    """A finished run folder with exactly these rows and embeddings (None for a failed row)."""
+def write_run(path, rows, emb, *, model="synthetic", checksum=None, dtype="float32", random_weights=False, audio=None) -> RunFolder:
+    """A finished run folder with exactly these rows and embeddings (None for a failed row); ``checksum`` by default that of
+    the weights of ``model`` when it is a checkpoint folder (`finetune` checks that they scored the run), else zeros."""
+    if checksum is None:
+        from workbench.model.checkpoints import file_sha256, weights_file
+
+        weights = weights_file(model) if Path(str(model)).is_dir() else None
+        checksum = file_sha256(weights) if weights is not None else "0" * 64
     rf = RunFolder(path)
     config = {"manifest": "synthetic.csv", "model": model, "dtype": dtype, "device": "cpu",
               "variants": [{"name": v} for v in dict.fromkeys(r["variant"] for r in rows)], "audio": audio or {}, "frame_embeddings": False}

@@ -286,7 +286,12 @@ def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 22) -> str:
     ``AudioError``), checkpoint weights (memoised in :mod:`workbench.model.checkpoints`) and ONNX exports.
     """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    # opened without waiting (a named pipe swapped in for a checked file opens at once) and refused unless regular:
+    # `open` of a FIFO put there after the caller's is_file() waited for a writer for ever
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe, a device or a socket): not read", str(path))
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()

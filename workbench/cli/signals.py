@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
-from workbench.errors import ConfigError, WorkbenchError, printable_table
+from workbench.errors import ConfigError, WorkbenchError, printable, printable_table
 from workbench.explain.transcript import transcript_file
 from workbench.explain.words import ALIGNMENT_SUFFIXES
 from workbench.files import strict_json
@@ -158,7 +158,7 @@ def model_words(model) -> str:
     parent = card.get("parent") if isinstance(card, dict) and isinstance(card.get("parent"), dict) else None
     if parent is None:
         return line
-    return (line + f": a head `workbench finetune` trained on the embeddings of {parent.get('id', '?')}"
+    return (line + f": a head `workbench finetune` trained on the embeddings of {printable(parent.get('id', '?'))}"
             + (" (RANDOM WEIGHTS: the head means nothing either)" if parent.get("random_weights") else ""))
 
 

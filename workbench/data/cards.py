@@ -23,19 +23,30 @@ reports, MLflow and checkpoint comparisons say so first.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, ModelError, WorkbenchError, printable
 from workbench.labels import RANDOM_WEIGHTS_BANNER, head_random_banner
 from workbench.model.checkpoints import read_training_card
-from workbench.serialize import load_json_file, loads_json
+from workbench.serialize import cut_middle, load_json_file, loads_json
 from workbench.schema import text_values
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
+
+
+def is_folder(text: Any) -> bool:
+    """Whether ``text`` (a card's or a run's path, from anyone) names a folder here; a name longer than the file system
+    allows (a card's ``parent.path`` of 5,000 characters) is none: ``Path.is_dir`` raised "File name too long", which
+    `metrics` of the head's run reported as "check the name you typed" without naming the card."""
+    try:
+        return Path(str(text)).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def corpus_key(name: str) -> str:
@@ -142,16 +153,42 @@ def load_cards() -> tuple[Card, ...]:
     return tuple(cards)
 
 
-def finetuned_card(model_dir: str | None, training: dict) -> Card:
+#: the generations of heads a training card's parent chain is followed through (a head of a head of …): a longer chain,
+#: or one that comes back to a head already in it (a card naming its own folder as its parent), is refused, never followed
+CARD_CHAIN_MAX = 32
+
+
+def finetuned_card(model_dir: str | None, training: dict, *, _chain: tuple[str, ...] = ()) -> Card:
     """A fine-tuned checkpoint's protocol card: its parent's stages, then the head's training on the corpus of its card."""
-    parent = training.get("parent") or {}
-    inherited = card_for(parent.get("id")) or card_for(parent.get("path"))
+    parent = training.get("parent") if isinstance(training.get("parent"), dict) else {}
+    chain = (*_chain, os.path.realpath(Path(str(model_dir)).expanduser()))
+    inherited = _parent_card(parent.get("id"), chain) or _parent_card(parent.get("path"), chain)
     data = training.get("data") or {}
     stage = Stage(stage="fine-tuning (workbench finetune)", labels_used=True, corpora=tuple(data.get("corpora") or ()),
                   hours="not measured", certainty="seen", description=_trained_on(training),
                   note="", source=f"{Path(str(model_dir)).name}/training_card.json",
                   dated=f"created {training['created']}" if training.get("created") else "")
     return Card(str(model_dir), (), (*(inherited.stages if inherited else ()), stage), training.get("created", ""), {})
+
+
+def _parent_card(ref: Any, chain: tuple[str, ...]) -> Card | None:
+    """The card of a head's parent ``ref`` (its card's ``parent.id`` or ``parent.path``), ``chain`` the heads read down to
+    it.  A card is anyone's: one naming its own folder as its parent recursed until Python's stack ran out, reported as
+    "nested deeper than a JSON reader goes", and a chain of 1,000 heads read 1,000 cards; both are refused naming the chain."""
+    if not isinstance(ref, str) or not ref or not is_folder(ref):
+        return card_for(ref) if isinstance(ref, str) else None
+    where = os.path.realpath(Path(ref).expanduser())
+    names = [printable(Path(p).name) for p in chain]
+    shown = " → ".join(names if len(names) <= 5 else [*names[:2], "…", *names[-2:]])
+    source, fix = str(Path(chain[-1]) / "training_card.json"), "restore the card `workbench finetune` wrote, or fine-tune again."
+    if where in chain:
+        raise ModelError(f"the card names {printable(where)} as the head's parent, which is the head itself or one it descends from "
+                         f"({shown} → {printable(Path(where).name)}): a head cannot be its own ancestor.", source=source, fix=fix)
+    if len(chain) >= CARD_CHAIN_MAX:
+        raise ModelError(f"the card's chain of parents goes on past {CARD_CHAIN_MAX} heads ({shown} → …), more than the workbench "
+                         "follows.", source=source, fix=fix)
+    training = read_training_card(where)
+    return finetuned_card(where, training, _chain=chain) if training is not None else card_for(ref)
 
 
 def _trained_on(training: dict) -> str:
@@ -181,7 +218,7 @@ def speakers_of(source: Any) -> list[str]:
 
 def speaker_overlap_message(model_id: str | None, source: Any) -> OverlapWarning | None:
     """A warning when ``source`` holds speakers a fine-tuned checkpoint was trained or early-stopped on."""
-    training = read_training_card(model_id) if model_id and Path(str(model_id)).expanduser().is_dir() else None
+    training = read_training_card(model_id) if model_id and is_folder(model_id) else None
     if training is None:
         return None
     spk = training.get("speakers") or {}
@@ -202,7 +239,7 @@ def head_name(folder: str) -> str:
     """A fine-tuned head's folder name, quoted (a head folder named ``head`` read "the fine-tuned head head"); for an
     ONNX export (its ``model.json``), the head it was exported from, then the export's folder (it named the export's)."""
     name = f'"{Path(folder).name}"'
-    if not (Path(folder).expanduser() / "model.json").is_file():
+    if not is_folder(folder) or not (Path(folder).expanduser() / "model.json").is_file():
         return name
     source = onnx_source(folder)
     return f'"{Path(source).name}" (its ONNX export {name})' if source else name
@@ -219,12 +256,13 @@ def random_weights_banner(model: Any) -> str:
     if path and get("kind") == "onnx":
         path = onnx_source(str(path)) or path
     try:
-        card = read_training_card(str(path)) if path and Path(str(path)).expanduser().is_dir() else None
+        card = read_training_card(str(path)) if path and is_folder(path) else None
     except (WorkbenchError, OSError):  # an unreadable card: the generic banner, never none
         card = None
     parent = card.get("parent") if isinstance(card, dict) else None
     if isinstance(parent, dict) and parent.get("random_weights"):
-        return head_random_banner(head_name(str(path)), str(parent.get("id") or "a random checkpoint"))
+        # the parent's id is the card's text: one holding a line break printed a '!! …' line of its own on every command
+        return head_random_banner(printable(head_name(str(path))), printable(cut_middle(str(parent.get("id") or "a random checkpoint"))))
     return RANDOM_WEIGHTS_BANNER
 
 
@@ -234,7 +272,7 @@ def card_for(model_id: str | None) -> Card | None:
     ``workbench finetune`` (its ``training_card.json``).  None when unknown."""
     if not model_id:
         return None
-    if Path(str(model_id)).expanduser().is_dir():
+    if is_folder(model_id):
         training = read_training_card(model_id)
         if training is not None:
             return finetuned_card(str(model_id), training)
@@ -362,4 +400,4 @@ def onnx_source(folder: str) -> str | None:
         return None
     meta = meta if isinstance(meta, dict) else {}
     path = str(meta.get("source_path") or "")
-    return path if path and Path(path).is_dir() else (str(meta.get("source_model") or "") or None)
+    return path if path and is_folder(path) else (str(meta.get("source_model") or "") or None)

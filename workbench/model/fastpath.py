@@ -51,7 +51,7 @@ from workbench.model.onnx_export import EXPORT_REVISION, META_FILE, ONNX_FILE, O
 from workbench.model.agreement import (  # noqa: F401  (the agreement a path must keep, importable from here too)
     MIN_COSINE, MIN_TOP1_AGREEMENT, acceptable, agreement_figures, describe_agreement, shortfalls)
 from workbench.model.precision import _cpu_name, cpu_identity, cpu_key  # noqa: F401  (_cpu_name: tests clear its cache here)
-from workbench.model.weights import file_sha256
+from workbench.model.weights import GRAPH_MAX_BYTES, file_sha256
 from workbench.paths import installed_version
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         return None
     for name in (ONNX_FILE, ONNX_INT8_FILE):
         try:
-            intact = file_sha256(folder / name) == recorded.get(name)
+            intact = file_sha256(folder / name, max_bytes=GRAPH_MAX_BYTES) == recorded.get(name)
         except OSError:
             intact = False
         if not intact:

@@ -285,8 +285,10 @@ def _say_paths_elsewhere(card: dict, head: Path) -> None:
                    printable("; ".join(f"{k} {v}" for k, v in missing.items()))[:600], printable(str(head)))
 
 
-#: the card's paths, written relative to the head's folder (or under ``~``); an older card's absolute ones read as they are
-CARD_PATHS = (("parent", "path"), ("data", "run_dir"), ("data", "manifest"))
+#: the card's paths, written relative to the head's folder (or under ``~``); an older card's absolute ones read as they are.
+#: The parent's ``id`` is one for a head of a head (its run's model id, the parent head's folder): a published head of a
+#: head named its author's /home/alice/… there (a hub id or ``random-tiny`` is no path and stays as it is)
+CARD_PATHS = (("parent", "path"), ("parent", "id"), ("data", "run_dir"), ("data", "manifest"))
 
 
 def _card_paths_absolute(card: dict, folder: Path) -> dict:

@@ -33,7 +33,7 @@ from workbench.model.memory import check_attention_fits
 from workbench.model.network import _as_wave
 from workbench.model.prediction import Prediction
 from workbench.model.temperature import check_temperature, softmax
-from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
+from workbench.model.weights import GRAPH_MAX_BYTES, MEMO_LOCK, file_sha256, read_memo
 from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import (
@@ -535,7 +535,11 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # ORT's own threads wait alike
     # judged before ONNX Runtime sees the graph (its constant folding would already build a hostile constant); the
     # checksum comes from the stat-keyed memo, so a graph already checked is neither hashed nor parsed again
-    checksum = file_sha256(graph)
+    try:  # a published graph of 10 GB (sparse) was hashed for minutes, then parsed whole into memory
+        checksum = file_sha256(graph, max_bytes=GRAPH_MAX_BYTES)
+    except OSError as exc:
+        raise ModelError(f"{graph.name} cannot be read ({exc.strerror or exc}); an export's graph is at most 2 GiB (protobuf's "
+                         "limit).", source=str(folder), fix=_GRAPH_FIX) from None
     stamped = check_graph(graph, meta, source=str(folder), sha256=checksum, dtype=chosen)
     keep = wanted(providers)  # a bad WORKBENCH_ORT_OPTIMIZED is refused here, not as ONNX Runtime's error below
     try:

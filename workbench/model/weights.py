@@ -177,7 +177,12 @@ def folder_stamp(folder: str | os.PathLike, *, required: bool = False) -> tuple:
     return tuple(out)
 
 
-def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
+#: the largest ONNX graph file a workbench export can be: protobuf's 2 GiB (a larger model needs external data, which
+#: the export never writes); a graph file above it is no export, and is refused by its size before it is hashed or parsed
+GRAPH_MAX_BYTES = 2**31
+
+
+def file_sha256(path: str | os.PathLike, *, remember: bool = True, max_bytes: int | None = None) -> str:
     """sha256 of a file, hashed once: the digest is remembered by (path, inode, size, mtime_ns, ctime_ns).
 
     Why this is enough to re-verify only when the key changes: any write to the file or replacement of it
@@ -186,10 +191,13 @@ def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
     same size and mtime restored therefore still get a new ctime and are hashed again; only someone who
     can change the system clock or write the block device could keep the key, and such a user owns the
     machine.  (Trusting size and mtime alone, as before, let an edited ``model.pt`` keep its old checksum.)
-    A memo that cannot be read or written is ignored (the file is hashed).
+    A memo that cannot be read or written is ignored (the file is hashed).  ``max_bytes``: a larger file raises
+    :class:`OSError` unread (a 10 GB sparse model.onnx in the export cache was hashed for minutes at every load).
     """
     p = Path(path).resolve()
     stat = p.stat()
+    if max_bytes is not None and stat.st_size > max_bytes:
+        raise OSError(f"holds {stat.st_size:,} bytes, over the cap of {max_bytes:,}")  # no EFBIG: not `ulimit -f`
     stamp = {"inode": stat.st_ino, "device": stat.st_dev, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
     memo_path = checksum_memo_path()
     if remember:

@@ -25,7 +25,8 @@ from workbench.runs.experiment import Experiment
 from workbench.runs.folder import CONFIG, RESULTS, RunFolder, RunFolderError
 from workbench.model.weights import identity_mismatch
 from workbench.schema import SCORE_PREFIX
-from workbench.paths import installed_version
+from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
+from workbench.paths import installed_version, shell_command
 
 REPRODUCTION_FILE = "reproduction.json"
 #: the packages whose version can change a figure: decoding, resampling, preprocessing steps, the network, the statistics
@@ -422,19 +423,48 @@ def check_resumed_model(rf: RunFolder, info: Any) -> None:
                              source=str(rf.path), fix="choose a new --out folder, or put back the checkpoint files the folder's run used.")
 
 
-def check_run_checkpoint(run_dir: str | os.PathLike, ref: Any) -> None:
+def checked_run_model(rf: RunFolder, *, flag: str = "--model ") -> Any:
+    """The model of run folder ``rf`` (:meth:`RunFolder.model`), refused as :func:`check_run_checkpoint` refuses it, its
+    fix naming ``flag`` (a report's ``-p model=``): the sweep of `report variant_comparison` loaded a received run's hub id."""
+    ref = rf.model()
+    check_run_checkpoint(rf.path, ref, flag=flag)
+    return ref
+
+
+def check_run_checkpoint(run_dir: str | os.PathLike, ref: Any, *, flag: str = "--model ") -> None:
     """Refuse a run's own checkpoint folder (``ref``: its :class:`~workbench.model.ref.ModelRef`) that is not on this
     machine, before anything loads, with the fix a re-run gives (:func:`relocate`): ``explain`` on a received run failed
     each of its items with "no such checkpoint directory … give a hub id", the run's own weights never named."""
     model = getattr(ref, "model", None)
+    _refuse_uncached_hub(run_dir, ref, flag)
     if not isinstance(model, (str, os.PathLike)) or not model or not Path(model).is_absolute() or Path(model).exists():
         return
     checksum = getattr(ref, "checksum", None)  # the run folder's text, from anyone: a line break or a number there
     checksum = printable(checksum[:12]) if isinstance(checksum, str) else None  # printed a line of its own / crashed
     raise ConfigError(f"the run's checkpoint folder {printable(str(model))} is not here (the run was made on another machine, "
                       "or it moved).", source=str(run_dir),
-                      fix="pass your copy with --model DIR" + (f" (its weights are checked against the run's sha256 {checksum}…)"
+                      fix=f"pass your copy with {flag}DIR" + (f" (its weights are checked against the run's sha256 {checksum}…)"
                                                                  if checksum else "") + "." + _remake_hint(Path(run_dir)))
+
+
+def _refuse_uncached_hub(run_dir: str | os.PathLike, ref: Any, flag: str = "--model ") -> None:
+    """Refuse a run whose model is a hub id not downloaded on this machine, unless the user named the model: a run folder
+    comes from anyone, and `explain RUN --item`, `embeddings --neighbours` and the views contacted ModelScope (or Hugging
+    Face) for whatever id its config.yaml named, which an experiment file may not do without ``--model``/``--allow-hub``."""
+    model, hub = getattr(ref, "model", None), getattr(ref, "hub", None) or "ms"
+    if model is not None and not isinstance(model, str):
+        return
+    try:
+        spec = resolve_model(model, hub=hub, revision=getattr(ref, "revision", None))
+    except WorkbenchError:
+        return  # loading refuses it with its own message
+    if spec.kind != "hub" or cached_hub_checkpoint(spec.model, spec.hub) is not None:
+        return
+    where = "Hugging Face" if spec.hub == "hf" else "ModelScope"
+    raise ConfigError(f"the run names the hub model {printable(spec.model)}, which is not in the local {where} cache: loading it would "
+                      f"contact {where}; a run folder someone else wrote may not do that on its own.", source=str(run_dir),
+                      fix=f"agree on the command line with {flag}{shell_command(spec.model)} (the run's weights' sha256 is "
+                      f"still checked), or pass a local copy of the checkpoint with {flag}DIR.")
 
 
 _REMAKE_RE = re.compile(r"workbench model make-tiny DIR --arch [a-z]+ --seed [0-9]{1,10}")

@@ -42,6 +42,7 @@ from workbench.model.checkpoints import ensure_random_checkpoint as random_check
 from workbench.runs.artifacts import mark_random_weights
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
+from workbench.runs.reproduce import checked_run_model
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep, sweep_display
 from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, fmt as _fmt, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
@@ -570,7 +571,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
 def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> Any:
     """The model a report's sweep scores with: ``model`` when the report was given one, else the model that scored
     the report's run (its weights' checksum pinned), so the sweep speaks of the same classifier as the run above it."""
-    return model if model is not None else _run(run_dir).model()
+    return model if model is not None else checked_run_model(_run(run_dir), flag="-p model=")  # no hub id a run names, unasked
 
 
 def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, chosen: bool = True, dtype: str | None = None) -> str:

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench import files
-from workbench.errors import ModelError
+from workbench.errors import ModelError, printable
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_weights, weights_file
 from workbench.model.generated import card_paths_elsewhere, card_paths_portable, read_training_card
@@ -33,6 +33,14 @@ def parent_folder(run: RunFolder) -> tuple[Path, dict]:
     if model.get("kind") == "onnx":
         raise ModelError("the run was scored by an ONNX export; a head is written into a PyTorch checkpoint.", source=str(run.path),
                          fix="score the manifest with the checkpoint folder the export came from.")
+    # the folder the run names may hold other weights than scored it (a received run's relative path, another seed or
+    # checkpoint there): the head was written on them, trained on the run's embeddings, its card naming the run's sha256
+    recorded, actual = model.get("checksum"), file_sha256(weights_file(path))
+    if isinstance(recorded, str) and len(recorded) == 64 and actual != recorded:
+        raise ModelError(f"the run's checkpoint folder {Path(path).name} holds weights with sha256 {actual[:12]}…, and the run was "
+                         f"scored by {printable(recorded[:12])}…: a head on these weights would sit on a network whose embeddings it "
+                         "never saw.", source=str(path), fix="put the checkpoint that scored the run there, or score the manifest "
+                         "with this checkpoint (workbench run MANIFEST --model DIR) and fine-tune that run.")
     return Path(path), model
 
 

@@ -451,7 +451,8 @@ def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides:
     card: dict[str, Any] = {
         "format": CARD_FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "parent": {"id": parent_ref.get("id"), "path": portable_path(parent, out), "checksum_sha256": parent_ref.get("checksum"),
+        "parent": {"id": portable_path(pid, out) if isinstance(pid := parent_ref.get("id"), str) and os.path.isabs(pid) else pid,
+                   "path": portable_path(parent, out), "checksum_sha256": parent_ref.get("checksum"),
                    "labels": list(parent_ref.get("labels") or [])},
         "data": {"run_dir": portable_path(run.path.resolve(), out),
                  "manifest": portable_path(manifest, out) if isinstance(manifest, str) and Path(manifest).is_absolute() else manifest, "manifest_sha256": cfg.get("manifest_sha256"),
