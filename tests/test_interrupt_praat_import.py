@@ -31,8 +31,8 @@ SCRIPT = textwrap.dedent("""
         time.sleep(float(sys.argv[1]))
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=ctrl_c, daemon=True).start()
-    try:
+    try:  # the thread starts inside the try: with delay 0 on a loaded machine the signal came before it was entered
+        threading.Thread(target=ctrl_c, daemon=True).start()
         praat_sound(y, 16000)  # parselmouth's first import
         time.sleep(2)
         first = "not stopped"
