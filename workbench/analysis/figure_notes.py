@@ -144,15 +144,21 @@ def majority_words(counts: dict[str, int]) -> str:
     return "" if base is None else f"majority baseline {base[1] / base[2]:.3f}: always {base[0]}, {base[1]}/{base[2]}"
 
 
-def majority_flag(lo: float, hi: float, counts: dict[str, int]) -> str:
+def majority_flag(lo: float, hi: float, counts: dict[str, int], stated: bool = False) -> str:
     """Words for a WA interval ``[lo, hi]`` that does not clear the majority baseline (the WA of answering the largest
     class of ``counts`` every time), or ``""``.  UAR's chance level is no baseline for WA: on 40 neutral items of 50, a
-    model that always says neutral scores WA 0.800 and a WA of 0.780 [0.660, 0.880] shows nothing learned."""
+    model that always says neutral scores WA 0.800 and a WA of 0.780 [0.660, 0.880] shows nothing learned.
+    ``stated``: the baseline's :func:`majority_words` stand beside the flag, which then does not say them again (as
+    :func:`chance_flag` beside the chance level; metrics' WA line said "always happy, 15/52" twice)."""
     base = majority_baseline(counts)
     if base is None or not (lo == lo and hi == hi):
         return ""
     cls, k, n = base
     share = k / n
+    if stated:
+        return ("BELOW THE MAJORITY BASELINE, interval and all" if hi < share else
+                "AT THE MAJORITY BASELINE: the interval reaches it, so the figure cannot be told from a constant guess"
+                if lo <= share else "")
     if hi < share:
         return f"BELOW THE MAJORITY BASELINE, interval and all: always answering {cls} scores {share:.3f} ({k}/{n})"
     if lo <= share:

@@ -189,7 +189,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
         if r.majority_flag():  # the WA's own baseline: always answering the largest class (metrics prints it on the WA line)
-            flags["wa"] = "; ".join(f for f in (flags.get("wa"), r.majority_flag()) if f)
+            flags["wa"] = "; ".join(f for f in (flags.get("wa"), r.majority_flag(stated=True)) if f)  # the baseline: below the table
             out[v]["majority_flag"] = r.majority_flag()
         if overlap:
             out[v]["training_overlap"] = overlap
