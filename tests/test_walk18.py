@@ -32,3 +32,23 @@ def test_metrics_says_the_wa_baseline_once_on_screen_and_in_the_report(tmp_path,
     assert "AT THE MAJORITY BASELINE" in next(r for r in html.split("<tr") if ">WA<" in r)
     assert _said_once(html, "40/50"), html
     assert "always answering neutral" in out["raw"]["majority_flag"]  # the JSON keeps the whole sentence
+
+
+def test_a_per_class_rough_interval_sentence_is_said_once_with_the_classes_listed():
+    """"recall of sad: interval from 677 of 1000 resamples (68%): the figure is undefined in the others …; read it as
+    rough" stood once per class (and per precision and recall) in metrics, the report and the cards."""
+    from workbench.analysis.figure_notes import _short_note, class_f1_note, class_share_note
+    from workbench.analysis.group_resampling import thin_group_words
+
+    thin = {"kept": 600, "drawn": 1000}
+    per_class = {c: {"precision": 0.5, "recall": 0.5, "precision_ci": [0.1, 0.9], "recall_ci": [0.1, 0.9], "f1_ci": [0.1, 0.9],
+                     "precision_resamples": thin, "recall_resamples": thin, "f1_resamples": thin} for c in ("sad", "happy", "calm")}
+    for note in (class_f1_note(per_class, 200), class_share_note(per_class)):
+        assert note.count("undefined in the others") == 1 and note.count("rough") == 1, note
+        assert all(c in note for c in per_class) and "600 of 1000" in note
+    assert "recall of happy 600 of 1000" in class_share_note(per_class)
+    assert "rough" not in _short_note(class_share_note(per_class))  # a figure title keeps the counts, not the advice
+    one = class_f1_note({"sad": per_class["sad"]}, 200)
+    assert one.startswith("F1 of sad: interval from 600 of 1000 resamples (60%)")  # one class: as before
+    words = thin_group_words({"recall_sad": thin, "recall_happy": thin}, {})
+    assert len(words) == 1 and words[0].count("UAR averages") == 1 and "sad in 400 of 1000" in words[0], words

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
-from workbench.analysis.interval_rule import thin_note
+from workbench.analysis.interval_rule import thin_note, thin_notes
 from workbench.serialize import figure_text
 
 #: a breakdown group, or a figure's items, below these are too few (see :mod:`workbench.analysis.groups`)
@@ -173,7 +173,7 @@ def _short_note(note: str) -> str:
     first colon, the title ended on a bare "recall of sad" (the demo's confusion matrix)."""
     parts = []
     for part in note.split("; "):
-        if part == "read it as rough":  # the end of a thin interval's own words, not a note of its own
+        if part in ("read it as rough", "read them as rough"):  # the end of a thin interval's own words, not a note of its own
             continue
         head, _, rest = part.partition(": ")
         parts.append(f"{head}: {rest.split(' (')[0]}" if rest.startswith("interval from ") else head.split(" [")[0])
@@ -234,7 +234,7 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
     90 % of the resamples (F1 undefined where the class is neither present nor predicted: ``f1_resamples``)."""
     flat = [c for c, v in per_class.items() if v.get("f1_ci") and zero_width_note(*v["f1_ci"], n)]
     words = [flat_interval_words([f"F1 of {', '.join(flat)}"], n)] if flat else []
-    words += [f"F1 of {c}: {w}" for c, v in per_class.items() if (w := thin_note(v.get("f1_resamples")))]
+    words += [w] if (w := thin_notes([(f"F1 of {c}", v.get("f1_resamples")) for c, v in per_class.items()])) else []
     return "; ".join(words + [few_items_note(n)] * bool(few_items_note(n)))
 
 
@@ -251,8 +251,9 @@ def class_share_note(per_class: dict[str, dict]) -> str:
               "uncertainty is shown (not a measured certainty)"] if flat else [])
     # a figure undefined on all the items (a class never predicted: precision 0/0, shown as —) has no interval to
     # call rough: "interval from 0 of 1000 resamples" under a "—" repeated the never-predicted note as a contradiction
-    return "; ".join([f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
-                      if v.get(what) == v.get(what) and (w := thin_note(v.get(f"{what}_resamples")))] + words)
+    thin = thin_notes([(f"{what} of {c}", v.get(f"{what}_resamples")) for c, v in per_class.items() for what in ("precision", "recall")
+                       if v.get(what) == v.get(what)])
+    return "; ".join([thin] * bool(thin) + words)
 
 
 def class_heads(unit: dict | None) -> tuple[str, str, str]:
