@@ -52,3 +52,32 @@ def test_a_per_class_rough_interval_sentence_is_said_once_with_the_classes_liste
     assert one.startswith("F1 of sad: interval from 600 of 1000 resamples (60%)")  # one class: as before
     words = thin_group_words({"recall_sad": thin, "recall_happy": thin}, {})
     assert len(words) == 1 and words[0].count("UAR averages") == 1 and "sad in 400 of 1000" in words[0], words
+
+
+def test_the_explained_worst_section_refers_to_the_pages_random_weights_banner(tmp_path, monkeypatch):
+    """The demo report's explained-worst section said RANDOM WEIGHTS in a paragraph and again in its figure's title,
+    under the page's banner that says it once for the page.  The section now refers to the banner and its figure is
+    drawn without the warning (with the foot mark every figure of the page has); a head's own warning is still said."""
+    from test_probe import probe_set
+    from workbench.explain.worst import plot_worst, summary_record, write_summary
+    from workbench.labels import RANDOM_WEIGHTS_BANNER
+    from workbench.views import reporting
+
+    rf = probe_set(tmp_path, "run", separable=True, speakers=2, per_class=1)
+    method = {"reliable": True, "deletion_verdict": "better than random", "insertion_verdict": "better than random",
+              "randomisation_passed": True, "randomisation_skipped": None, "stability_passed": None, "completeness_passed": None}
+    cases = [{"id": "i0", "variant": "raw", "pred": "happy", "confidence": 0.5, "error": None, "methods": {"occlusion": method}}]
+    titles = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: titles.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: titles.append(fig._suptitle.get_text() + str(kw)))
+    for warning in (RANDOM_WEIGHTS_BANNER, "fine-tuned head: its training speakers s0, s1"):
+        summary = summary_record(cases, rule="wrong first", n=1, m=8, variant=None, settings={}, warning=warning)
+        write_summary(rf, summary, plot_worst(summary))
+        titles.clear()
+        reporting.explained_worst(rf.path)
+        said = " ".join(titles)
+        if warning == RANDOM_WEIGHTS_BANNER:
+            assert "RANDOM WEIGHTS" not in said and "banner at the top" in said and "'random_weights': True" in said, said
+        else:
+            assert said.count(warning) == 1  # its own words in the section; the figure from the run folder as written

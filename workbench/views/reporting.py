@@ -36,7 +36,8 @@ from workbench.analysis.probe import probe_section  # noqa: F401  (a template se
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError, capped_join
-from workbench.explain.worst import passed_cell, worst_summary
+from workbench.explain.worst import passed_cell, plot_worst, worst_summary
+from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.artifacts import mark_random_weights
@@ -367,10 +368,10 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
              f"{d.get('randomisation_failed', '—')}" + (f" (+{d['randomisation_undetermined']} undetermined)" if d.get("randomisation_undetermined") else ""), d["randomisation_skipped"],
              d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
-    parts = ["<h3>Explained worst cases</h3>",
-             f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
+    parts = ["<h3>Explained worst cases</h3>", f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
+    page_says = summary.get("warning") == RANDOM_WEIGHTS_BANNER  # the page's banner: referred to, not said a 2nd and 3rd time (walk17)
     if summary.get("warning"):
-        parts.append(f"<p><b>{esc(summary['warning'])}</b></p>")
+        parts.append(f"<p><b>⚠ {'the random checkpoint the banner at the top names made these maps: they show only that the checks run' if page_says else esc(summary['warning'])}</b></p>")
     if summary.get("failed"):
         parts.append(f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>")
     parts.append("<p>A map passes when IG's completeness and the stability check hold, it is better than random orders "
@@ -381,10 +382,9 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                              "curve check failed (NOT FAITHFUL: worse than random on one, or better on neither)", "randomisation check failed",
                              "randomisation check skipped", "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—",) + ("",) * 8]))
     show_html("\n".join(parts))
-    if summary.get("figure"):
+    if summary.get("figure"):  # under the page's banner drawn again without the warning, with every figure's foot mark
         from IPython.display import Image
-
-        _display(Image(filename=summary["figure"]))
+        show_figure(plot_worst({**summary, "warning": None}), random_weights=True) if page_says else _display(Image(filename=summary["figure"]))
     return summary
 
 
