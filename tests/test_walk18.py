@@ -81,3 +81,19 @@ def test_the_explained_worst_section_refers_to_the_pages_random_weights_banner(t
             assert "RANDOM WEIGHTS" not in said and "banner at the top" in said and "'random_weights': True" in said, said
         else:
             assert said.count(warning) == 1  # its own words in the section; the figure from the run folder as written
+
+
+def test_the_aps_skip_note_is_one_statement_that_does_not_call_the_other_figures_fine():
+    """The note read "APS sets skipped, LAC sets only: the corpus has 2 classes, and MAPIE's APS conformity score
+    refuses a binary target (LAC supports it); every other figure is as usual" right under LAC sets flagged FAIL: "as
+    usual" read as "fine", "it" had two referents.  Now one cause-and-effect sentence; the other figures keep their checks."""
+    from workbench.analysis.calibration_measures import aps_skipped
+
+    two = aps_skipped({1: ["a", "b"]}, 2)
+    assert two.startswith("APS sets skipped, LAC sets only: the corpus has 2 classes, so every fold's target is binary, "
+                          "which MAPIE's APS conformity score does not accept"), two
+    four = aps_skipped({3: ["a", "b"]}, 4)
+    assert "fold 3 holds items of only 2 of the 4 classes (a, b), so that fold's target is binary" in four
+    for note in (two, four):
+        assert "as usual, each with its own checks" in note and "every other figure is as usual" not in note
+        assert "supports it" not in note and note.count("binary") == 1
