@@ -97,3 +97,32 @@ def test_the_aps_skip_note_is_one_statement_that_does_not_call_the_other_figures
     for note in (two, four):
         assert "as usual, each with its own checks" in note and "every other figure is as usual" not in note
         assert "supports it" not in note and note.count("binary") == 1
+
+
+def test_finetunes_next_lines_are_the_readme_walkthroughs_commands(tmp_path, monkeypatch):
+    """README's demo4 walkthrough scored the head into runs/demo4-head while `finetune runs/demo4 --out heads/demo4`
+    printed `workbench run /abs/demo4.csv --model heads/demo4 --out runs/demo4-run`: the README's next line and the
+    tool's differed.  The walkthrough names the head demo4-head, and the printed lines are the README's, the manifest as
+    typed in the folder the commands run from; each parses as printed."""
+    import re
+    import shlex
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from workbench.cli import build_parser
+    from workbench.cli.finetune import finetune_next_steps
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme[readme.index("workbench run demo4.csv --model tiny"):].split("```")[0]
+    lines = [shlex.split(ln.split("#")[0]) for ln in block.splitlines() if ln.startswith("workbench ")]
+    finetune, scored = next(w for w in lines if w[1] == "finetune"), next(w for w in lines if "--model" in w and w[w.index("--model") + 1] != "tiny")
+    head, run = finetune[finetune.index("--out") + 1], finetune[2]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo4.csv").write_text("id,path\n")
+    printed = finetune_next_steps(SimpleNamespace(out=Path(head), run_dir=Path(run), card={"data": {"manifest": str(tmp_path / "demo4.csv")}}))
+    commands = [shlex.split(re.split(r"\s{3}#", ln)[0]) for ln in printed[1:]]
+    assert commands[0] == scored, (commands[0], scored)
+    out = scored[scored.index("--out") + 1]
+    assert commands[1] == ["workbench", "metrics", out] and commands[2] == ["workbench", "compare", run, out]
+    for words in commands:
+        build_parser([words[1]]).parse_args(words[1:])
