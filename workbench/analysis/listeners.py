@@ -132,11 +132,13 @@ class ListenerReport:
                                            self.listeners_agree_model_wrong, self.n_agree_model_wrong, False),
                                           (f"listeners split (< {self.split_threshold:g})", self.listeners_split, self.n_split, True)):
             shown = rows[:top]
+            tie = any(not r["listener_majority"] for r in shown)  # what "no majority" means, said once under the head (walk18)
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
-                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or NO_MAJORITY} "
+                         + ("; no majority: a tie, or the top category is none of the classes (its count is the most chosen category's)" if tie else "")
+                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or 'no majority'} "
                                    # without a majority the count is the most chosen category's (it read as unexplained)
-                                   f"({'' if r['listener_majority'] else 'the most chosen category: '}{listeners_words(r['agreement'], r['n_raters'])}), "
+                                   f"({'' if r['listener_majority'] else 'most chosen: '}{listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]
