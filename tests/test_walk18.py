@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from test_features_cli import small_run  # noqa: F401  (a fixture)
 from test_majority_baseline import _skewed_rows
 from test_probe import write_run
 from workbench.analysis.metrics import evaluate
@@ -126,3 +127,20 @@ def test_finetunes_next_lines_are_the_readme_walkthroughs_commands(tmp_path, mon
     assert commands[1] == ["workbench", "metrics", out] and commands[2] == ["workbench", "compare", run, out]
     for words in commands:
         build_parser([words[1]]).parse_args(words[1:])
+
+
+def test_features_with_one_predicted_class_does_not_call_it_too_small(small_run, capsys):
+    """The demo run (every row predicted disgusted) printed "no cue differences: the measured rows have 1 predicted class
+    (disgusted) …" and then "too small to rank (not a finding): disgusted (every item with a value is 'disgusted' …)":
+    53 items called too small.  The first line says it; --json keeps the reason."""
+    import json
+
+    from workbench.cli import main
+
+    assert main(["features", str(small_run), "--set", "praat", "--bootstrap", "20"]) == 0
+    text = capsys.readouterr().out
+    if "the measured rows have 1 predicted class" not in text:  # the fixture's run must have one predicted class
+        raise AssertionError(text)
+    assert "too small to rank" not in text, text
+    assert main(["features", str(small_run), "--set", "praat", "--bootstrap", "20", "--json"]) == 0
+    assert "no other class to compare it with" in json.loads(capsys.readouterr().out)["too_small"][0]["reason"]
