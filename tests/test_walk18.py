@@ -144,3 +144,18 @@ def test_features_with_one_predicted_class_does_not_call_it_too_small(small_run,
     assert "too small to rank" not in text, text
     assert main(["features", str(small_run), "--set", "praat", "--bootstrap", "20", "--json"]) == 0
     assert "no other class to compare it with" in json.loads(capsys.readouterr().out)["too_small"][0]["reason"]
+
+
+def test_compare_does_not_call_an_na_kappas_interval_rough(tmp_path):
+    """`compare runs/f32 runs/bf16` on the demo (every item 'disgusted' in both) printed "kappa n/a (both runs give all
+    53 paired item(s) the one label …)" and under it "!! … kappa interval from 0 of 1000 resamples (0%): … read it as
+    rough": a flag on an interval that does not exist."""
+    from test_probe import probe_set
+    from workbench.analysis.compare import compare_runs
+
+    a = probe_set(tmp_path, "A", separable=True, speakers=2, per_class=2)  # every item predicted neutral in both runs
+    b = probe_set(tmp_path, "B", separable=True, speakers=2, per_class=2)
+    cmp = compare_runs([a, b], n_boot=20)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    assert ag["kappa"] != ag["kappa"] and "one label 'neutral'" in ag["kappa_note"]
+    assert "kappa interval from" not in ag["interval_note"] and "kappa interval from" not in cmp.render(top=5)
