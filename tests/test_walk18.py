@@ -159,3 +159,17 @@ def test_compare_does_not_call_an_na_kappas_interval_rough(tmp_path):
     (ag,) = cmp.agreement.to_dict(orient="records")
     assert ag["kappa"] != ag["kappa"] and "one label 'neutral'" in ag["kappa_note"]
     assert "kappa interval from" not in ag["interval_note"] and "kappa interval from" not in cmp.render(top=5)
+
+
+def test_a_check_cell_says_a_shared_note_once_with_its_figures_named():
+    """The variant comparison's check cell read "ΔWA: zero-width interval [0.000, 0.000] from 52 item(s): every
+    resample gives the same value, …; ΔUAR: zero-width interval [0.000, 0.000] from 52 item(s): every resample …": one
+    sentence twice.  Figures whose note is the same are named together; different notes stay apart."""
+    from workbench.analysis.compare.variants import flags_text, flags_words
+
+    same = "zero-width interval [0.000, 0.000] from 52 item(s): every resample gives the same value"
+    flags = {"delta_wa": same, "delta_uar": same, "confidence_shift": "zero-width interval [+0.010, +0.010]: all shift"}
+    cell = flags_words(flags)
+    assert cell.count(same) == 1 and cell.startswith(f"ΔWA, ΔUAR: {same}") and "confidence shift" in cell.lower(), cell
+    assert flags_text(flags).count(same) == 1 and flags_text(flags).count("\n  !! ") == 2
+    assert flags_words({}) == "ok"

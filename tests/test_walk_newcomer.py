@@ -554,7 +554,7 @@ def test_the_variant_comparison_pages_check_column_uses_the_screens_names(tmp_pa
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     reporting.comparison_section(rf.path, "raw")
     table = next(h for h in shown if "ΔWA [95% CI]" in h)
-    assert "ΔWA: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table
+    assert "ΔWA, ΔUAR: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table
 
 
 def test_the_checkpoint_comparison_page_says_where_its_code_names_live():
