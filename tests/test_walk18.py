@@ -173,3 +173,21 @@ def test_a_check_cell_says_a_shared_note_once_with_its_figures_named():
     assert cell.count(same) == 1 and cell.startswith(f"ΔWA, ΔUAR: {same}") and "confidence shift" in cell.lower(), cell
     assert flags_text(flags).count(same) == 1 and flags_text(flags).count("\n  !! ") == 2
     assert flags_words({}) == "ok"
+
+
+def test_a_checkpoints_warning_is_said_once_on_the_screen():
+    """The first `workbench infer clip.wav --model cue` printed "warning: SYNTHETIC CUES: …" 10 times: once per network
+    `--dtype auto` built to measure.  The screen says a model's warning once; other warnings are untouched."""
+    import logging
+
+    from workbench.logs import _ConsoleFilter
+
+    f = _ConsoleFilter(logging.INFO)
+
+    def record(name, msg, level=logging.WARNING):
+        return logging.LogRecord(name, level, __file__, 1, msg, None, None)
+
+    cue = "SYNTHETIC CUES: this result comes from a tiny checkpoint trained on synthetic planted cues"
+    said = [f.filter(record(n, cue)) for n in ("workbench.model.network", "workbench.model.onnx_backend", "workbench.model.network")]
+    assert said == [True, False, False]
+    assert f.filter(record("workbench.runs.driver", "a run's warning")) and f.filter(record("workbench.runs.driver", "a run's warning"))
