@@ -191,3 +191,20 @@ def test_a_checkpoints_warning_is_said_once_on_the_screen():
     said = [f.filter(record(n, cue)) for n in ("workbench.model.network", "workbench.model.onnx_backend", "workbench.model.network")]
     assert said == [True, False, False]
     assert f.filter(record("workbench.runs.driver", "a run's warning")) and f.filter(record("workbench.runs.driver", "a run's warning"))
+
+
+def test_the_readmes_precision_comparison_names_the_precision_of_each_run():
+    """README's "Which checkpoint, which precision" block ran `workbench run data.csv --model tiny --out runs/f32`:
+    without --dtype the run takes `auto`, which chose onnx-int8 on the demo, so the page compared int8 with bfloat16
+    under the names f32 and bf16.  Each run named for a precision now asks for it."""
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## Which checkpoint, which precision, which protocol", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    named = {"f32": "float32", "bf16": "bfloat16"}
+    for line in block.splitlines():
+        words = shlex.split(line.split("#")[0])
+        if words[:2] == ["workbench", "run"]:
+            out = Path(words[words.index("--out") + 1]).name
+            assert out in named and words[words.index("--dtype") + 1] == named[out], line
