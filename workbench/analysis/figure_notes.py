@@ -326,17 +326,18 @@ def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
     return [f for f in flags if f]
 
 
-def group_baseline_flags(row: dict, counts: dict[str, int]) -> dict[str, str]:
+def group_baseline_flags(row: dict, counts: dict[str, int], stated: bool = False) -> dict[str, str]:
     """The headline's two baseline checks applied to one group of a breakdown, as words for each that fails: its WA
     interval against its own majority baseline (always answering its largest class) and its UAR interval against
     chance over the classes it has.  A group's WA 0.000 [0.000, 0.000] of 22 items was printed without either, while
-    the same figure over the run said BELOW CHANCE and BELOW THE MAJORITY BASELINE."""
+    the same figure over the run said BELOW CHANCE and BELOW THE MAJORITY BASELINE.  ``stated``: beside the baselines
+    (:func:`group_baselines`), the verdicts without them."""
     present = [c for c, k in counts.items() if k]
     out = {}
-    if wa := majority_flag(row["wa_lo"], row["wa_hi"], counts):
+    if wa := majority_flag(row["wa_lo"], row["wa_hi"], counts, stated):
         out["wa"] = f"WA {wa}"
     if uar := chance_flag(row["uar_lo"], row["uar_hi"], chance_uar(len(present))):
-        out["uar"] = f"UAR {uar} ({chance_words(present)})"
+        out["uar"] = f"UAR {uar}" + ("" if stated else f" ({chance_words(present)})")
     return out
 
 

@@ -302,10 +302,12 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
                      "scored (the notes say which labels)")
         else:
             empty = f"empty: no labelled item has agreement in {name} (the lowest is {lowest:.3f})"
-    base = {k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
-        {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts).items()} if len(t) and not reason else {}
+    base, short = ({k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
+        {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts, stated).items()}
+                   if len(t) and not reason else {} for stated in (False, True))
     shown = group_baselines(counts) if len(t) and not reason else {}
-    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values()) + [unit["note"]] * bool(len(t) and unit["note"])
+    # the note stands beside the baselines (screen and report): their verdicts only, not the baselines again (walk18)
+    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(short.values()) + [unit["note"]] * bool(len(t) and unit["note"])
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
             "uar": uar_v, "uar_ci": uar_ci, "resampled": unit["short"], "interval_unit": unit["unit"], "ci_unit": unit, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
