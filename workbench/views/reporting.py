@@ -282,9 +282,10 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
                 ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
                 ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
-        parts += [f"<p>Intervals of the {what}:{esc(unit_suffix(r.interval_units.get(k)))}</p>" for what, k in (("divergences", "divergences"), ("ρ", "spearman")) if unit_suffix(r.interval_units.get(k)) and not (k == "divergences" and r.soft_labels_reason)]
-        parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks]  # no better than a uniform guess; ρ's interval holding 0
-        parts += [f"<p>{esc(n)}</p>" for n in r.notes]
+        said = [(what, unit_suffix(r.interval_units.get(k))) for what, k in (("divergences", "divergences"), ("ρ", "spearman")) if unit_suffix(r.interval_units.get(k)) and not (k == "divergences" and r.soft_labels_reason)]
+        # one sentence for the figures one unit resampled ("Intervals of the ρ: (intervals resampling …)" repeated the divergences', walk18)
+        parts += [f"<p>Intervals of the {' and '.join(w for w, s in said if s == u)}: {esc(u.removeprefix(' (intervals ').removesuffix(')'))}.</p>" for u in dict.fromkeys(s for _, s in said)]
+        parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks] + [f"<p>{esc(n)}</p>" for n in r.notes]  # checks: no better than a uniform guess, ρ's interval holding 0
         for name, rows, total in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors",
                                    r.listeners_agree_model_wrong, r.n_agree_model_wrong),
                                   (f"Listeners split (< {r.split_threshold:g}): not to blame on the model", r.listeners_split, r.n_split)):
