@@ -208,3 +208,20 @@ def test_the_readmes_precision_comparison_names_the_precision_of_each_run():
         if words[:2] == ["workbench", "run"]:
             out = Path(words[words.index("--out") + 1]).name
             assert out in named and words[words.index("--dtype") + 1] == named[out], line
+
+
+def test_the_embedding_map_coloured_by_correct_says_right_wrong_and_no_label():
+    """`embeddings RUN --color-by correct` drew a legend of "False (52)" and "no correct (1)" (the run's correct column
+    as text, an unlabelled item as 'no correct'); now "wrong (52)" and "no label (1)"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pandas as pd
+
+    from workbench.analysis.embeddings import plot_projection
+
+    rows = pd.DataFrame({"correct": [True, False, False, None], "emotion": ["a", "b", "b", ""], "pred": ["a", "a", "a", "a"]})
+    fig = plot_projection(np.zeros((4, 2)), rows, "correct")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["right (1)", "wrong (2)", "no label (1)"], labels
