@@ -239,14 +239,14 @@ def test_a_two_class_corpus_gets_lac_sets_with_held_out_coverage_and_says_aps_wa
     assert lo <= 0.9 <= hi and abs(lac["coverage"] - 0.9) < 0.05, lac  # held-out coverage near the 90 % target
     assert lac["check"] == "pass" and rep.checks["set_coverage"]["lac"]["verdict"] == "pass"
     why = rep.conformal_skipped["aps"]
-    assert "APS sets skipped, LAC sets only" in why and "binary target" in why and why in rep.notes
+    assert "APS sets skipped, LAC sets only" in why and "target is binary" in why and why in rep.notes
     screen = rep.render()
     assert "LAC sets at alpha 0.1: coverage" in screen and f"note: {why}" in screen and "APS sets at" not in screen
     assert abs(rep.temperature - 2.0) / 2.0 < 0.15 and rep.after["nll"] < rep.before["nll"]  # the other figures are kept
     from workbench.analysis.calibration import plot_set_sizes
 
     title = plot_set_sizes(rep).axes[0].get_title()  # the figure says it too, not only the text beside it
-    assert "APS sets skipped (the corpus has 2 classes): LAC only" in title, title
+    assert "APS sets skipped (the corpus has 2 classes): LAC only" in title, title  # the reason up to its ", so"
     with pytest.raises(ConfigError, match="binary target") as err:  # APS asked for directly: the fact and the fix
         conformal_sets(np.eye(2)[[0, 1] * 10], np.array([0, 1] * 10), np.eye(2), score="aps")
     assert 'score="lac"' in err.value.fix

@@ -156,7 +156,7 @@ def test_a_two_class_run_is_calibrated_with_lac_sets_and_says_so_on_screen_in_js
     out = capsys.readouterr().out
     saved = json.loads((run_dir / "calibration.json").read_text())["variants"]["raw"]
     why = saved["conformal_skipped"]["aps"]
-    assert "APS sets skipped, LAC sets only" in why and "binary target" in why and why in saved["notes"]
+    assert "APS sets skipped, LAC sets only" in why and "target is binary" in why and why in saved["notes"]
     assert list(saved["conformal"]) == ["lac"] and saved["conformal"]["lac"]["n"] == 360
     assert f"note: {why}" in out and "LAC sets at alpha 0.1: coverage" in out
     shown = []

@@ -250,8 +250,10 @@ def test_listeners_report_says_what_the_divergence_and_rho_intervals_resampled(t
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(str(getattr(obj, "data", obj))))
     reporting.listeners_section(rf.path, n_boot=50)
     page = "".join(shown)
-    assert f"Intervals of the divergences: (intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in page
-    assert f"Intervals of the ρ: (intervals resampling the {SPEAKERS} speakers, t-corrected percentile)" in page
+    # one sentence for both figures, which resampled the same speakers (walk18: two paragraphs said it in the same words,
+    # each wrapped in "(intervals …)" after "Intervals of the …:")
+    assert f"Intervals of the divergences and ρ: resampling the {SPEAKERS} speakers, t-corrected percentile" in page
+    assert page.count("Intervals of the") == 1 and "(intervals resampling" not in page.split("Intervals of the")[1][:20]
 
 
 def test_a_class_mcnemar_between_runs_is_clustered_over_its_speakers_and_exact_without():

@@ -32,7 +32,7 @@ def test_zero_width_intervals_are_flagged_in_a_comparison(capsys):
     assert {k for k, d in (("delta_wa", c.delta_wa), ("delta_uar", c.delta_uar), ("confidence_shift", (0, *c.confidence_shift_ci)))
             if d[1] == d[2]} == set(c.interval_flags()) != set()
     assert c.interval_flags()["delta_wa"] == zero_width_note(c.delta_wa[1], c.delta_wa[2], c.n_paired)
-    assert "!! ΔWA: zero-width interval" in c.render() and c.to_dict()["interval_flags"] == c.interval_flags()
+    assert "!! ΔWA, ΔUAR: zero-width interval" in c.render() and c.to_dict()["interval_flags"] == c.interval_flags()
     assert "zero-width" in plot_comparison(df, c).axes[1].get_title()
     # a comparison with something to resample says nothing of the kind
     mixed = pd.DataFrame(_rows("raw", ["angry", "sad", "sad", "angry"] * 3, ["angry", "sad"] * 6)
@@ -50,7 +50,7 @@ def test_compare_command_says_the_zero_width_flag_on_screen_and_in_json(tmp_path
     rf = write_run(tmp_path / "run", rows, [np.ones(4)] * len(rows))
     assert main(["compare", str(rf.path), "--bootstrap", "50", "--no-figures", "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
-    assert "!! WA: zero-width interval [0.000, 0.000]" in out and "!! ΔWA: zero-width interval" in out
+    assert "!! WA, UAR, macro-F1: zero-width interval [0.000, 0.000]" in out and "!! ΔWA, ΔUAR: zero-width interval" in out
     assert main(["compare", str(rf.path), "--bootstrap", "50", "--no-figures", "--out", str(tmp_path / "c2"), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert "zero-width" in d["metrics"]["raw"]["flags"]["wa"] and "zero-width" in d["comparisons"][0]["interval_flags"]["delta_uar"]
@@ -59,7 +59,7 @@ def test_compare_command_says_the_zero_width_flag_on_screen_and_in_json(tmp_path
     # between runs: the screen and comparison.json
     other = write_run(tmp_path / "other", rows, [np.ones(4)] * len(rows), dtype="int8")
     cmp = compare_runs([rf, other], n_boot=50)
-    assert "!! WA: zero-width interval" in cmp.render() and "!! ΔUAR: zero-width interval" in cmp.render()
+    assert "!! WA, UAR, macro-F1: zero-width interval" in cmp.render() and "!! ΔWA, ΔUAR: zero-width interval" in cmp.render()
     assert "zero-width" in cmp.to_dict()["metrics"]["B"]["raw"]["flags"]["wa"]
     assert "zero-width" in cmp.html() and "zero-width" in plot_runs_comparison(cmp).axes[0].get_title()
 

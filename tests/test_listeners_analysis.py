@@ -326,7 +326,9 @@ def test_a_split_item_without_a_majority_says_so_instead_of_a_dash():
     rows.append(_row(50, "sad", {"neutral": 0.6}, {"angry": 2, "sad": 2, "neutral": 1}))
     text = A.evaluate_listeners(pd.DataFrame(rows), n_boot=50).render(top=5)
     line = next(ln for ln in text.splitlines() if ln.startswith("    u050: "))
-    assert "listeners —" not in line and "listeners no majority (a tie" in line and "(the most chosen category: 2 of 5 listeners)" in line, line
+    assert "listeners —" not in line and "listeners no majority (most chosen: 2 of 5 listeners)" in line, line
+    # what "no majority" means, once under the list's head, not once per item (walk18)
+    assert text.count("no majority: a tie, or the top category is none of the classes (its count is the most chosen category's)") == 1
 
 
 def _voted_run(tmp_path, name, *, close: bool):
@@ -431,11 +433,16 @@ def test_an_agreement_band_at_chance_or_below_its_majority_baseline_is_flagged_o
     wa_flag = "accuracy BELOW THE MAJORITY BASELINE, interval and all: always answering angry scores 0.250 (6/24)"
     uar_flag = "UAR BELOW CHANCE, interval and all (chance 0.250 over 4 classes)"
     assert clear["accuracy_majority"] == wa_flag and clear["uar_chance"] == uar_flag
-    assert wa_flag in clear["note"] and uar_flag in clear["note"]
+    # the note stands beside the baselines: their verdicts, not the baselines again (walk18)
+    assert "accuracy BELOW THE MAJORITY BASELINE, interval and all; UAR BELOW CHANCE, interval and all" in clear["note"]
+    assert "always answering" not in clear["note"] and "chance 0.250" not in clear["note"]
     assert mid["accuracy_majority"] == mid["uar_chance"] == "" and "BELOW" not in mid["note"]
     line = next(ln for ln in screen.splitlines() if "agreement [0.75" in ln)
-    assert wa_flag in line and uar_flag in line
+    assert "accuracy BELOW THE MAJORITY BASELINE" in line and "UAR BELOW CHANCE" in line
+    assert line.count("6/24") == 1 and line.count("chance 0.250 over 4 classes") == 1, line
     shown = []
     monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
     R.listeners_section(rf.path, n_boot=50)
-    assert wa_flag in "".join(shown) and uar_flag in "".join(shown)
+    page = "".join(shown)
+    row = next(r for r in page.split("<tr>") if r.startswith("<td>[0.75, 1]"))
+    assert "accuracy BELOW THE MAJORITY BASELINE" in row and "UAR BELOW CHANCE" in row and row.count("6/24") == 1, row

@@ -65,6 +65,7 @@ def test_sample_rate_sweep_figure_labels_the_reference_and_rates_in_khz(sr_sweep
     fig.canvas.draw()
     assert [t.get_text().strip() for t in ax2.get_xticklabels()] == ["8", "11.025", "16", "22.05", "44.1", "48"]
     assert "kHz" in ax2.get_xlabel() and "reference: the original audio (raw)" in ax1.get_title()
+    assert ax2.get_xlabel().startswith("source sample rate (kHz)") and "16 kHz (kHz)" not in ax2.get_xlabel()  # walk18
     # the reference is a level, not a grid point: 6 points per curve
     assert all(len(line.get_xdata()) == 6 for line in ax2.get_lines() if line.get_linestyle() != ":")
     plt.close(fig)

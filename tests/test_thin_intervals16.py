@@ -200,8 +200,9 @@ def test_a_class_precision_and_recall_over_speakers_from_too_few_resamples_are_f
     sad = rep.per_class["sad"]
     kept = sad["recall_resamples"]["kept"]
     assert 100 < kept < 170 and sad["precision_resamples"]["kept"] == kept and rep.per_class["angry"]["recall_resamples"]["kept"] == 200
-    words = f"precision of sad: interval from {kept} of 200 resamples"
-    assert f"!! per-class precision and recall: {words}" in rep.render() and "recall of sad: interval from" in rep.render()
+    # precision and recall of sad, said in one sentence with each one's count (walk18)
+    words = f"intervals from under 90% of their resamples (precision of sad {kept} of 200, recall of sad {kept} of 200)"
+    assert f"!! per-class precision and recall: {words}" in rep.render()
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]
     assert words in saved["flags"]["class_shares"] and saved["per_class"]["sad"]["recall_resamples"] == {"kept": kept, "drawn": 200}
     shown = []

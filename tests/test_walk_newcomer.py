@@ -535,7 +535,7 @@ def test_a_comparisons_check_columns_use_the_screens_names_and_say_a_run_saw_its
     page = " ".join(compare_runs([parent.path, head.path], n_boot=50).html().split())
     for key in ("wa: ", "uar: ", "macro_f1: ", "uar_chance: ", "never_predicted: "):
         assert f"<td>{key}" not in page and f"; {key}" not in page, (key, page)
-    assert "WA: zero-width interval" in page and "precision: " in page
+    assert "WA, UAR, macro-F1: zero-width interval" in page and "precision: " in page  # one note, its figures named together (walk18)
     against = page.split("Against the first run", 1)[1].split("</table>", 1)[0]
     assert "not independent of the checkpoint's training data" in html.unescape(against) and "<td>ok</td>" not in against, against
 
@@ -554,7 +554,7 @@ def test_the_variant_comparison_pages_check_column_uses_the_screens_names(tmp_pa
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     reporting.comparison_section(rf.path, "raw")
     table = next(h for h in shown if "ΔWA [95% CI]" in h)
-    assert "ΔWA: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table
+    assert "ΔWA, ΔUAR: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table
 
 
 def test_the_checkpoint_comparison_page_says_where_its_code_names_live():

@@ -58,12 +58,19 @@ class _ConsoleFilter(logging.Filter):
         super().__init__()
         self.level = level
         self.everyone = everyone
+        self.said: set[str] = set()  # the model's warnings already on the screen
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.everyone:
             return record.levelno >= self.level
         if not is_own_record(record) or record.levelno < self.level:
             return False
+        # a checkpoint's warning once on the screen: `infer --model cue` said SYNTHETIC CUES 10 times, once per network
+        # `--dtype auto` built to measure (walk18); the log file keeps every record
+        if record.name.startswith(OWN + ".model") and record.levelno == logging.WARNING:
+            if record.getMessage() in self.said:
+                return False
+            self.said.add(record.getMessage())
         # every command that loads random weights prints the banner itself, once
         return RANDOM_WEIGHTS_BANNER not in record.getMessage()
 

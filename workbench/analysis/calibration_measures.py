@@ -334,12 +334,16 @@ def aps_skipped(binary: dict[int, list[str]], k: int) -> str:
     (a binary target, which MAPIE's APS score refuses) to those classes; ``k`` is the number of classes calibrated."""
     if len(binary) == 1:
         (fold, present), = binary.items()
-        where = f"the conformal half of fold {fold} holds items of 2 classes only ({', '.join(present)})"
+        where = f"the conformal half of fold {fold} holds items of only 2 of the {k} classes ({', '.join(present)})"
     else:
-        where = f"the conformal halves of folds {', '.join(map(str, binary))} hold items of 2 classes only"
-    why = "the corpus has 2 classes" if k == 2 else where
-    return (f"APS sets skipped, LAC sets only: {why}, and MAPIE's APS conformity score refuses a binary target "
-            "(LAC supports it); every other figure is as usual")
+        where = f"the conformal halves of folds {', '.join(map(str, binary))} hold items of only 2 of the {k} classes"
+    # one statement (walk17: "… refuses a binary target (LAC supports it); every other figure is as usual", under LAC
+    # sets that FAIL, read as if the skip were the only matter and the other figures passed)
+    refused = "binary, which MAPIE's APS conformity score does not accept (its LAC score does)"
+    why = (f"the corpus has 2 classes, so every fold's target is {refused}" if k == 2 else
+           f"{where}, so {'that fold' if len(binary) == 1 else 'each such fold'}'s target is {refused}, and APS sets from the other "
+           "folds alone would not cover every item")
+    return f"APS sets skipped, LAC sets only: {why}; the temperature, ECE and LAC figures are computed as usual, each with its own checks"
 
 
 def split_conformal_counts(fold_sizes: Sequence[tuple[int, int]], alpha: float) -> np.ndarray:

@@ -213,7 +213,7 @@ def plot_set_sizes(report, *, ax=None):
     title = plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (exact 95 % intervals; labels: mean set size)")
     skipped = getattr(report, "conformal_skipped", None) or {}
     if skipped:  # a score that was not run says so on the figure too (two classes: APS skipped, LAC only)
-        reason = next(iter(skipped.values())).split(":", 1)[-1].split(", and ")[0].strip()  # "the corpus has 2 classes"
+        reason = next(iter(skipped.values())).split(":", 1)[-1].split(", so ")[0].strip()  # "the corpus has 2 classes"
         title += "\n" + plain_text(f"{', '.join(k.upper() for k in skipped)} sets skipped ({reason}): "
                                    f"{', '.join(k.upper() for k in scores)} only")
     _flag_title(ax, title, flags, fontsize=10)  # the failed checks on lines of their own, in crimson, as the other figures

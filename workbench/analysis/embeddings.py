@@ -523,12 +523,14 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
         raise ConfigError(f"cannot colour by {color_by!r}: no such column.", fix=f"use one of {sorted(rows.columns)}.")
     else:
         values = text_values(rows[color_by]).replace("", f"no {color_by}")  # "— (1)" said nothing
+        if color_by == "correct":  # the legend read "False (52)" and "no correct (1)" (walk18)
+            values = values.replace({"True": "right", "False": "wrong", "no correct": "no label"})
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 5))
     else:
         fig = ax.figure
     cmap = plt.get_cmap("tab10" if values.nunique() <= 10 else "tab20")
-    for i, v in enumerate(sorted(values.unique(), key=lambda v: (v == f"no {color_by}", v))):
+    for i, v in enumerate(sorted(values.unique(), key=lambda v: (v in (f"no {color_by}", "no label"), v))):
         m = (values == v).to_numpy()
         ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=figure_text(f"{v} ({m.sum()})"), alpha=0.8)
     ax.legend(fontsize=8, markerscale=1.2, loc="best")

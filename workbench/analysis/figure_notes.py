@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
-from workbench.analysis.interval_rule import thin_note
+from workbench.analysis.interval_rule import thin_note, thin_notes
 from workbench.serialize import figure_text
 
 #: a breakdown group, or a figure's items, below these are too few (see :mod:`workbench.analysis.groups`)
@@ -144,15 +144,21 @@ def majority_words(counts: dict[str, int]) -> str:
     return "" if base is None else f"majority baseline {base[1] / base[2]:.3f}: always {base[0]}, {base[1]}/{base[2]}"
 
 
-def majority_flag(lo: float, hi: float, counts: dict[str, int]) -> str:
+def majority_flag(lo: float, hi: float, counts: dict[str, int], stated: bool = False) -> str:
     """Words for a WA interval ``[lo, hi]`` that does not clear the majority baseline (the WA of answering the largest
     class of ``counts`` every time), or ``""``.  UAR's chance level is no baseline for WA: on 40 neutral items of 50, a
-    model that always says neutral scores WA 0.800 and a WA of 0.780 [0.660, 0.880] shows nothing learned."""
+    model that always says neutral scores WA 0.800 and a WA of 0.780 [0.660, 0.880] shows nothing learned.
+    ``stated``: the baseline's :func:`majority_words` stand beside the flag, which then does not say them again (as
+    :func:`chance_flag` beside the chance level; metrics' WA line said "always happy, 15/52" twice)."""
     base = majority_baseline(counts)
     if base is None or not (lo == lo and hi == hi):
         return ""
     cls, k, n = base
     share = k / n
+    if stated:
+        return ("BELOW THE MAJORITY BASELINE, interval and all" if hi < share else
+                "AT THE MAJORITY BASELINE: the interval reaches it, so the figure cannot be told from a constant guess"
+                if lo <= share else "")
     if hi < share:
         return f"BELOW THE MAJORITY BASELINE, interval and all: always answering {cls} scores {share:.3f} ({k}/{n})"
     if lo <= share:
@@ -167,7 +173,7 @@ def _short_note(note: str) -> str:
     first colon, the title ended on a bare "recall of sad" (the demo's confusion matrix)."""
     parts = []
     for part in note.split("; "):
-        if part == "read it as rough":  # the end of a thin interval's own words, not a note of its own
+        if part in ("read it as rough", "read them as rough"):  # the end of a thin interval's own words, not a note of its own
             continue
         head, _, rest = part.partition(": ")
         parts.append(f"{head}: {rest.split(' (')[0]}" if rest.startswith("interval from ") else head.split(" [")[0])
@@ -228,7 +234,7 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
     90 % of the resamples (F1 undefined where the class is neither present nor predicted: ``f1_resamples``)."""
     flat = [c for c, v in per_class.items() if v.get("f1_ci") and zero_width_note(*v["f1_ci"], n)]
     words = [flat_interval_words([f"F1 of {', '.join(flat)}"], n)] if flat else []
-    words += [f"F1 of {c}: {w}" for c, v in per_class.items() if (w := thin_note(v.get("f1_resamples")))]
+    words += [w] if (w := thin_notes([(f"F1 of {c}", v.get("f1_resamples")) for c, v in per_class.items()])) else []
     return "; ".join(words + [few_items_note(n)] * bool(few_items_note(n)))
 
 
@@ -245,8 +251,9 @@ def class_share_note(per_class: dict[str, dict]) -> str:
               "uncertainty is shown (not a measured certainty)"] if flat else [])
     # a figure undefined on all the items (a class never predicted: precision 0/0, shown as —) has no interval to
     # call rough: "interval from 0 of 1000 resamples" under a "—" repeated the never-predicted note as a contradiction
-    return "; ".join([f"{what} of {c}: {w}" for c, v in per_class.items() for what in ("precision", "recall")
-                      if v.get(what) == v.get(what) and (w := thin_note(v.get(f"{what}_resamples")))] + words)
+    thin = thin_notes([(f"{what} of {c}", v.get(f"{what}_resamples")) for c, v in per_class.items() for what in ("precision", "recall")
+                       if v.get(what) == v.get(what)])
+    return "; ".join([thin] * bool(thin) + words)
 
 
 def class_heads(unit: dict | None) -> tuple[str, str, str]:
@@ -319,17 +326,18 @@ def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
     return [f for f in flags if f]
 
 
-def group_baseline_flags(row: dict, counts: dict[str, int]) -> dict[str, str]:
+def group_baseline_flags(row: dict, counts: dict[str, int], stated: bool = False) -> dict[str, str]:
     """The headline's two baseline checks applied to one group of a breakdown, as words for each that fails: its WA
     interval against its own majority baseline (always answering its largest class) and its UAR interval against
     chance over the classes it has.  A group's WA 0.000 [0.000, 0.000] of 22 items was printed without either, while
-    the same figure over the run said BELOW CHANCE and BELOW THE MAJORITY BASELINE."""
+    the same figure over the run said BELOW CHANCE and BELOW THE MAJORITY BASELINE.  ``stated``: beside the baselines
+    (:func:`group_baselines`), the verdicts without them."""
     present = [c for c, k in counts.items() if k]
     out = {}
-    if wa := majority_flag(row["wa_lo"], row["wa_hi"], counts):
+    if wa := majority_flag(row["wa_lo"], row["wa_hi"], counts, stated):
         out["wa"] = f"WA {wa}"
     if uar := chance_flag(row["uar_lo"], row["uar_hi"], chance_uar(len(present))):
-        out["uar"] = f"UAR {uar} ({chance_words(present)})"
+        out["uar"] = f"UAR {uar}" + ("" if stated else f" ({chance_words(present)})")
     return out
 
 

@@ -99,11 +99,15 @@ def thin_group_words(counts: dict[str, dict], names: dict[str, str]) -> list[str
     (:func:`~workbench.analysis.interval_rule.thin_note`), and a class's recall undefined in many of its speaker
     resamples: there its UAR averages the other classes and its recall gap leaves it out."""
     words = [f"{names.get(m, m.upper())} {w}" for m, c in counts.items() if not m.startswith("recall_") and (w := thin_note(c))]
-    for key, c in counts.items():
-        if key.startswith("recall_") and thin_note(c):
-            cls, gone = key.removeprefix("recall_"), c["drawn"] - c["kept"]
-            words.append(f"recall of {cls} undefined in {gone} of {c['drawn']} resamples (no {cls} clip among the speakers drawn): "
-                         f"there its UAR averages the other classes, so its UAR interval mixes class sets; read it as rough")
+    thin = [(key.removeprefix("recall_"), c) for key, c in counts.items() if key.startswith("recall_") and thin_note(c)]
+    if len(thin) == 1:
+        (cls, c), = thin
+        words.append(f"recall of {cls} undefined in {c['drawn'] - c['kept']} of {c['drawn']} resamples (no {cls} clip among the speakers drawn): "
+                     f"there its UAR averages the other classes, so its UAR interval mixes class sets; read it as rough")
+    elif thin:  # said once with the classes listed, not once per class (walk17)
+        each = ", ".join(f"{cls} in {c['drawn'] - c['kept']} of {c['drawn']}" for cls, c in thin)
+        words.append(f"recall undefined in many resamples ({each}; no clip of the class among the speakers drawn): there the "
+                     "UAR averages the other classes, so its UAR interval mixes class sets; read it as rough")
     return words
 
 

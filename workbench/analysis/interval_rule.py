@@ -53,6 +53,19 @@ def thin_note(counts) -> str:
             "class neither present nor predicted there), so it describes only the resamples where it exists; read it as rough")
 
 
+def thin_notes(named) -> str:
+    """One sentence for the intervals of ``named`` (``[(what, counts)]``, e.g. ``("recall of sad", …)``) that rest on
+    too few resamples, or ``""``: one of them in :func:`thin_note`'s words after its name, several with each one's
+    count and the reason said once (per class, the same sentence stood once per class: walk17)."""
+    thin = [(what, resamples_kept(c) if isinstance(c, tuple) else c) for what, c in named if thin_note(c)]
+    if len(thin) < 2:
+        return "; ".join(f"{what}: {thin_note(c)}" for what, c in thin)
+    counts = ", ".join(f"{what} {c['kept']} of {c['drawn']}" for what, c in thin)
+    return (f"intervals from under {THIN_SHARE:.0%} of their resamples ({counts}): each figure is undefined in the others "
+            "(e.g. a class neither present nor predicted there), so its interval describes only the resamples where it "
+            "exists; read them as rough")
+
+
 def unit_phrase(unit: dict | None) -> str:
     """What an interval resampled, with the construction's name where speakers were: ``resampling the 12 speakers,
     t-corrected percentile`` (the ``words`` of :func:`~workbench.analysis.stats.speaker_resampling` without their

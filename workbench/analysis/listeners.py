@@ -132,11 +132,13 @@ class ListenerReport:
                                            self.listeners_agree_model_wrong, self.n_agree_model_wrong, False),
                                           (f"listeners split (< {self.split_threshold:g})", self.listeners_split, self.n_split, True)):
             shown = rows[:top]
+            tie = any(not r["listener_majority"] for r in shown)  # what "no majority" means, said once under the head (walk18)
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
-                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or NO_MAJORITY} "
+                         + ("; no majority: a tie, or the top category is none of the classes (its count is the most chosen category's)" if tie else "")
+                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or 'no majority'} "
                                    # without a majority the count is the most chosen category's (it read as unexplained)
-                                   f"({'' if r['listener_majority'] else 'the most chosen category: '}{listeners_words(r['agreement'], r['n_raters'])}), "
+                                   f"({'' if r['listener_majority'] else 'most chosen: '}{listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]
@@ -300,10 +302,12 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
                      "scored (the notes say which labels)")
         else:
             empty = f"empty: no labelled item has agreement in {name} (the lowest is {lowest:.3f})"
-    base = {k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
-        {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts).items()} if len(t) and not reason else {}
+    base, short = ({k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
+        {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts, stated).items()}
+                   if len(t) and not reason else {} for stated in (False, True))
     shown = group_baselines(counts) if len(t) and not reason else {}
-    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values()) + [unit["note"]] * bool(len(t) and unit["note"])
+    # the note stands beside the baselines (screen and report): their verdicts only, not the baselines again (walk18)
+    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(short.values()) + [unit["note"]] * bool(len(t) and unit["note"])
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
             "uar": uar_v, "uar_ci": uar_ci, "resampled": unit["short"], "interval_unit": unit["unit"], "ci_unit": unit, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups

@@ -156,7 +156,7 @@ class Report:
             lo, hi = self.ci[name]
             flag = flags.get(name, "")
             chance = f"  ({self.chance_words()})" if name == "uar" else (f"  ({m})" if name == "wa" and (m := majority_words(self.support())) else "")
-            below = chance_flag(lo, hi, self.chance_uar) if name == "uar" else (self.majority_flag() if name == "wa" else "")
+            below = chance_flag(lo, hi, self.chance_uar) if name == "uar" else (self.majority_flag(stated=True) if name == "wa" else "")
             if below:
                 chance += f" — {below}"
             lines.append(f"  {FIGURE_NAMES[name]:<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
@@ -195,9 +195,10 @@ class Report:
         """Scored items per class (the per-class table's support)."""
         return {c: int(v["support"]) for c, v in self.per_class.items()}
 
-    def majority_flag(self) -> str:
-        """A WA whose interval does not clear the WA of always answering the largest class, in words, or ``""``."""
-        return majority_flag(*self.ci["wa"], self.support()) if self.ci.get("wa") else ""
+    def majority_flag(self, stated: bool = False) -> str:
+        """A WA whose interval does not clear the WA of always answering the largest class, in words, or ``""``
+        (``stated``: without the baseline's figure, said beside it)."""
+        return majority_flag(*self.ci["wa"], self.support(), stated) if self.ci.get("wa") else ""
 
     def small_classes_note(self) -> str:
         """Words for the classes with fewer than 5 scored items, or ``""``."""

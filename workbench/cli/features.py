@@ -114,7 +114,7 @@ def _differences(args, measured, report: dict, say):
             say(f"\ncues that differ measurably between {what} (Cliff's delta, class vs rest; {rule}; "
                 f"showing {len(shown)} of {len(differ)}{_ALL if len(shown) < len(differ) else ''}):")
             say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
-    if len(small):
+    if len(small) and len(groups) >= 2:  # one class: said above; "too small to rank: disgusted" of 53 items misread it (walk18)
         say("too small to rank (not a finding): " + "; ".join(f"{r['label']} ({r['too_small']})" for _, r in small.iterrows()))
     return diffs
 

@@ -156,7 +156,9 @@ def finetune_next_steps(result) -> list[str]:
     names = [out.name, f"{out.name}-run", *(f"{out.name}-scored{f'-{k}' if k else ''}" for k in range(100))]
     scored = next((c for c in (run_dir.with_name(n) for n in names) if c.resolve() not in taken and not (c.exists() and any(c.iterdir()))),
                   run_dir.with_name(f"{out.name}-scored"))
-    manifest = str((result.card.get("data") or {}).get("manifest") or "MANIFEST")
+    manifest = (result.card.get("data") or {}).get("manifest") or "MANIFEST"
+    if Path(manifest).is_absolute() and Path(manifest).is_relative_to(Path.cwd()):  # as typed here: `demo4.csv`, not /home/…/demo4.csv
+        manifest = str(Path(manifest).relative_to(Path.cwd()))
     return ["next:",
             f"  {shell_command('workbench', 'run', manifest, '--model', out, '--out', scored)}   # the manifest scored by the "
             "head: one score column per class of it",

@@ -357,7 +357,7 @@ def _label_x_axis(ax2, kind: str, ticks: list[float]) -> None:
         ax2.set_xticks(ticks, labels)
         for text, ha in zip(ax2.get_xticklabels(), align):
             text.set_horizontalalignment(ha)
-        ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
+        ax2.set_xlabel("source sample rate (kHz), before the conversion to 16 kHz")  # "16 kHz (kHz)" read as a stutter (walk18)
     else:
         ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",
                         "pitch": "pitch shift (semitones, PSOLA)", "tempo": "tempo factor (PSOLA; >1 faster)"}[kind])

@@ -36,7 +36,8 @@ from workbench.analysis.probe import probe_section  # noqa: F401  (a template se
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError, capped_join
-from workbench.explain.worst import passed_cell, worst_summary
+from workbench.explain.worst import passed_cell, plot_worst, worst_summary
+from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.artifacts import mark_random_weights
@@ -190,7 +191,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
         if r.majority_flag():  # the WA's own baseline: always answering the largest class (metrics prints it on the WA line)
-            flags["wa"] = "; ".join(f for f in (flags.get("wa"), r.majority_flag()) if f)
+            flags["wa"] = "; ".join(f for f in (flags.get("wa"), r.majority_flag(stated=True)) if f)  # the baseline: below the table
             out[v]["majority_flag"] = r.majority_flag()
         if overlap:
             out[v]["training_overlap"] = overlap
@@ -282,9 +283,10 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
                 ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
                 ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
-        parts += [f"<p>Intervals of the {what}:{esc(unit_suffix(r.interval_units.get(k)))}</p>" for what, k in (("divergences", "divergences"), ("ρ", "spearman")) if unit_suffix(r.interval_units.get(k)) and not (k == "divergences" and r.soft_labels_reason)]
-        parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks]  # no better than a uniform guess; ρ's interval holding 0
-        parts += [f"<p>{esc(n)}</p>" for n in r.notes]
+        said = [(what, unit_suffix(r.interval_units.get(k))) for what, k in (("divergences", "divergences"), ("ρ", "spearman")) if unit_suffix(r.interval_units.get(k)) and not (k == "divergences" and r.soft_labels_reason)]
+        # one sentence for the figures one unit resampled ("Intervals of the ρ: (intervals resampling …)" repeated the divergences', walk18)
+        parts += [f"<p>Intervals of the {' and '.join(w for w, s in said if s == u)}: {esc(u.removeprefix(' (intervals ').removesuffix(')'))}.</p>" for u in dict.fromkeys(s for _, s in said)]
+        parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks] + [f"<p>{esc(n)}</p>" for n in r.notes]  # checks: no better than a uniform guess, ρ's interval holding 0
         for name, rows, total in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors",
                                    r.listeners_agree_model_wrong, r.n_agree_model_wrong),
                                   (f"Listeners split (< {r.split_threshold:g}): not to blame on the model", r.listeners_split, r.n_split)):
@@ -368,10 +370,10 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
              f"{d.get('randomisation_failed', '—')}" + (f" (+{d['randomisation_undetermined']} undetermined)" if d.get("randomisation_undetermined") else ""), d["randomisation_skipped"],
              d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
-    parts = ["<h3>Explained worst cases</h3>",
-             f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
+    parts = ["<h3>Explained worst cases</h3>", f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
+    page_says = summary.get("warning") == RANDOM_WEIGHTS_BANNER  # the page's banner: referred to, not said a 2nd and 3rd time (walk17)
     if summary.get("warning"):
-        parts.append(f"<p><b>{esc(summary['warning'])}</b></p>")
+        parts.append(f"<p><b>⚠ {'the random checkpoint the banner at the top names made these maps: they show only that the checks run' if page_says else esc(summary['warning'])}</b></p>")
     if summary.get("failed"):
         parts.append(f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>")
     parts.append("<p>A map passes when IG's completeness and the stability check hold, it is better than random orders "
@@ -382,10 +384,9 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                              "curve check failed (NOT FAITHFUL: worse than random on one, or better on neither)", "randomisation check failed",
                              "randomisation check skipped", "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—",) + ("",) * 8]))
     show_html("\n".join(parts))
-    if summary.get("figure"):
+    if summary.get("figure"):  # under the page's banner drawn again without the warning, with every figure's foot mark
         from IPython.display import Image
-
-        _display(Image(filename=summary["figure"]))
+        show_figure(plot_worst({**summary, "warning": None}), random_weights=True) if page_says else _display(Image(filename=summary["figure"]))
     return summary
 
 

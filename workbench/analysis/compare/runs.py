@@ -460,7 +460,9 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     clusters, unit = speaker_resampling(a)
     kappa = kappa_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters)  # counts its resamples: 0/0 where one label throughout
     agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*top1_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters), *kappa)))
-    thin = f"kappa {thin_note(kappa)}" if thin_note(kappa) else ""  # an interval from 120 of 200 resamples, said with the unit's note
+    # an interval from 120 of 200 resamples, said with the unit's note; none where kappa itself is n/a (one label throughout:
+    # "kappa n/a" beside "kappa interval from 0 of 1000 resamples … read it as rough" contradicted it, walk18)
+    thin = f"kappa {thin_note(kappa)}" if thin_note(kappa) and agree["kappa"] == agree["kappa"] else ""
     agree.update(interval_unit=unit["short"], interval_words=unit["words"] if unit["unit"] == "speaker" else "", **{f"kappa_resamples_{k}": v for k, v in (resamples_kept(kappa) or {}).items()},
                  interval_note="; ".join(filter(None, (unit["note"] if len(keys) else "", thin))))
     if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models

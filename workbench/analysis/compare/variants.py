@@ -38,10 +38,19 @@ NO_PAIRED_WORDS = "no item is labelled in both with a class the models score"
 OVERLAP_CAVEAT = "not independent of the checkpoint's training data (the warning above)"
 
 
+def _merged(flags: dict) -> list[str]:
+    """``flags`` as "NAME: note", the names of one and the same note joined ("ΔWA, ΔUAR: zero-width interval [0.000,
+    0.000] …"): the demo's variant table said that sentence twice in one cell (walk18)."""
+    names: dict[str, list[str]] = {}
+    for k, note in flags.items():
+        names.setdefault(note, []).append(_FLAG_NAMES.get(k, k))
+    return [f"{', '.join(n)}: {note}" for note, n in names.items()]
+
+
 def flags_words(flags: dict, *extra: str) -> str:
     """``flags`` for a table's check column, by the names the screen gives them ("ΔWA: zero-width interval …", never
     the keys ``delta_wa``, ``uar_chance``, ``never_predicted``), then ``extra`` caveats; "ok" when there is none."""
-    return "; ".join([*(f"{_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items()), *filter(None, extra)]) or "ok"
+    return "; ".join([*_merged(flags), *filter(None, extra)]) or "ok"
 
 
 def metric_flags(report) -> dict:
@@ -60,7 +69,7 @@ def metrics_text(report) -> str:
 
 def flags_text(flags: dict) -> str:
     """``flags`` (:func:`metric_flags`, :meth:`Comparison.interval_flags`) as ``!!`` lines under a figure, or ``""``."""
-    return "".join(f"\n  !! {_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items())
+    return "".join(f"\n  !! {line}" for line in _merged(flags))
 
 
 @dataclass
