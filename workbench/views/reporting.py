@@ -374,8 +374,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     page_says = summary.get("warning") == RANDOM_WEIGHTS_BANNER  # the page's banner: referred to, not said a 2nd and 3rd time (walk17)
     if summary.get("warning"):
         parts.append(f"<p><b>⚠ {'the random checkpoint the banner at the top names made these maps: they show only that the checks run' if page_says else esc(summary['warning'])}</b></p>")
-    if summary.get("failed"):
-        parts.append(f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>")
+    parts += [f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>"] if summary.get("failed") else []
     parts.append("<p>A map passes when IG's completeness and the stability check hold, it is better than random orders "
                  "on at least one of the deletion and insertion curves and worse on neither, and it changes when the "
                  "network is re-initialised; the next two columns say on which curves it beat random orders, the others "
