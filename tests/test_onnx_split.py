@@ -122,3 +122,29 @@ def test_a_record_giving_a_torch_path_a_split_layout_is_not_used(path):
     record = _record()
     record["paths"].setdefault(path, {"seconds": 0.5, "ok": False})["onnx_split"] = 2
     assert "on an ONNX path only" in fastpath.record_problem(record)
+
+
+def _near_equal_clips():  # within the CPU policy's 5 % of padding: batched together unless int8 keeps each alone
+    return [speech_like(dur=d, seed=90 + k).astype(np.float32) for k, d in enumerate((2.0, 2.02, 2.04, 2.06, 2.08))]
+
+
+@pytest.mark.parametrize("split", [1, 2])
+def test_an_int8_clips_scores_are_its_own_whatever_is_scored_beside_it(export, split):
+    """int8 quantizes activations with one scale per tensor: in a batch, a clip's scores moved with the other clips
+    (5.8e-4 on tiny).  Scored beside others, each clip must give exactly what it gives alone, frames included."""
+    model = load_onnx_model(export, dtype="int8", split=split)
+    clips = _near_equal_clips()
+    together = model.predict(clips, granularity="frame")
+    for clip, p in zip(clips, together):
+        alone = model.predict([clip], granularity="frame")[0]
+        assert np.array_equal(alone.scores, p.scores) and np.array_equal(alone.frame_logits, p.frame_logits)
+        assert p.frame_logits.shape[0] == p.n_frames  # the parts' frames padded to the longest, then cut to each clip's own
+
+
+def test_a_torch_int8_clips_scores_are_its_own_whatever_is_scored_beside_it(tiny_model):
+    from workbench.model.ref import ModelRef
+
+    model = ModelRef("tiny", device="cpu", dtype="int8").load()
+    clips = _near_equal_clips()
+    together = model.predict(clips)
+    assert all(np.array_equal(model.predict([c])[0].scores, p.scores) for c, p in zip(clips, together))

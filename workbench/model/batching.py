@@ -56,10 +56,21 @@ def cuda_free_bytes(device: str) -> int:
     return int(torch.cuda.mem_get_info(index if index is not None else torch.cuda.current_device())[0])
 
 
-def default_policy(device: str) -> BatchPolicy:
-    """Batching that suits the device: small buckets on CPU; on a GPU, sized by its free memory (:func:`cuda_policy`)."""
+#: precisions whose activations are quantized at run time with one scale per tensor (torch's dynamic quantisation,
+#: ONNX Runtime's DynamicQuantizeLinear): the scale was the whole batch's, so a clip's scores depended on the clips
+#: scored beside it (max |Δ score| alone against in a batch of 8: tiny onnx-int8 5.8e-4, int8 7.2e-5; base onnx-int8
+#: 7.8e-4; float32 9e-9).  Each clip is its own batch there (:func:`default_policy`); measured on 2 cores, 200 clips
+#: of 2–10 s: tiny onnx-int8 0.88–0.96 s against 0.89–0.90 batched, base onnx-int8 (40 clips) 4.25–4.67 s against 5.09
+DYNAMIC_QUANTIZED = ("int8", "onnx-int8")
+
+
+def default_policy(device: str, dtype: str | None = None) -> BatchPolicy:
+    """Batching that suits the device: small buckets on CPU; on a GPU, sized by its free memory (:func:`cuda_policy`);
+    a clip alone in its batch for a :data:`DYNAMIC_QUANTIZED` ``dtype``, so that its scores are its own."""
     if str(device).startswith("cuda"):
         return cuda_policy(cuda_free_bytes(str(device)))
+    if str(dtype) in DYNAMIC_QUANTIZED:
+        return BatchPolicy(max_batch_size=1, max_batch_seconds=60.0, max_pad_fraction=0.05)
     # measured on 2 cores (benchmarks/README.md): padding costs more than batching gains on a CPU
     return BatchPolicy(max_batch_size=4, max_batch_seconds=60.0, max_pad_fraction=0.05)
 

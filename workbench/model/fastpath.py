@@ -70,7 +70,7 @@ RECORD_FORMAT = "emotion-workbench-fastpath/1"
 #: but float32's, made before is made again). 2: the conv front end time-major (tiny float32 0.78 -> 0.029 s, 4 clips);
 #: 3: the positional encoder time-major; 4: start-ups measured, auto chooses by the job's time; 5: bfloat16 packed (prepack);
 #: 6: the ONNX graphs of export revision 2 (:data:`~workbench.model.onnx_export.EXPORT_REVISION`), int8 with fused attention
-PATHS_REVISION = 8  # 7: each ONNX path measured with its batch split in two (onnx_split); 8: top-1 certain beyond near ties
+PATHS_REVISION = 9  # 7: ONNX batches split in two (onnx_split); 8: top-1 certain beyond near ties; 9: int8 clips scored alone
 #: the ONNX layouts measured: each batch run whole (1), or cut in two parts run at once, half the cores each
 ONNX_SPLITS = (1, 2)
 START_PROBE_TIMEOUT = 600  # how long a start-up probe may take before the path's start-up counts as unknown

@@ -226,7 +226,7 @@ class Emotion2vecModel:
             waves.append(wave)
             names.append(name)
         results: list[Prediction | None] = [None] * len(waves)
-        batches = plan_batches([len(w) for w in waves], policy or default_policy(self.info.device))
+        batches = plan_batches([len(w) for w in waves], policy or default_policy(self.info.device, self.info.dtype))
         done = 0
 
         def collect(batch, handle):
@@ -269,7 +269,7 @@ class Emotion2vecModel:
         bad file never stops the others).
         """
         cfg = audio_config or AudioConfig()
-        policy = policy or default_policy(self.info.device)
+        policy = policy or default_policy(self.info.device, self.info.dtype)
         if workers is None:
             # on a CPU, decode threads compete with torch's threads for the same cores
             workers = 4 if self.info.device.startswith("cuda") else 1

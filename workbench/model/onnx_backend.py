@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -26,7 +27,7 @@ from workbench import files
 from workbench.model.agreement import agreement, certain_top1
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
-from workbench.model.batching import BatchPolicy, default_policy, plan_batches
+from workbench.model.batching import DYNAMIC_QUANTIZED, BatchPolicy, default_policy, plan_batches
 from workbench.model.building import _ModelInfo, onnx_providers
 from workbench.model.generated import generated_checksum
 from workbench.model.memory import check_attention_fits
@@ -180,6 +181,8 @@ class OnnxModel:
             wanted += ["frame_logits"] + (["frame_embeddings"] if embeddings else [])
         results: list[Prediction | None] = [None] * len(waves)
         done = 0
+        own = policy is None and str(self.info.dtype) in DYNAMIC_QUANTIZED  # a clip's int8 scores its own: one clip a part
+        policy = replace(default_policy(self.info.device), max_batch_size=self.split, max_pad_fraction=1.0) if own else policy
         for batch in plan_batches([len(w) for w in waves], policy or default_policy(self.info.device)):
             lengths = np.array([len(waves[i]) for i in batch], dtype=np.int64)
             block = np.zeros((len(batch), int(lengths.max())), dtype=np.float32)
@@ -190,7 +193,7 @@ class OnnxModel:
                                  dtype="onnx-" + str(self.info.dtype).removeprefix("onnx-"), seconds=lengths.max() / SAMPLE_RATE,
                                  source=self.info.id, device=str(self.info.device))
             out = dict(zip(wanted, run_bounded(self.session, wanted, {"waveforms": block, "lengths": lengths},
-                                               budget_s=self.time_budget_s, source=self.info.path, split=self.split)))
+                                               budget_s=self.time_budget_s, source=self.info.path, split=self.split, own_length=own)))
             check_outputs(out, lengths, n_labels=len(self.labels), names=[names[i] for i in batch], source=self.info.path)
             preds = []
             for row, i in enumerate(batch):

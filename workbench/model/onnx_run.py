@@ -60,7 +60,8 @@ def _give(runners: list[_Runner]) -> None:
             _IDLE.extend(runners)
 
 
-def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float, source: str, split: int = 1) -> list:
+def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float, source: str, split: int = 1,
+                own_length: bool = False) -> list:
     """``session.run`` in a worker thread that Ctrl-C and a time budget can stop.
 
     The calling thread waits in short steps (so ``KeyboardInterrupt`` reaches it); on Ctrl-C or when ``budget_s``
@@ -68,7 +69,10 @@ def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float
     for (10 s at most), and a :class:`ModelError` (budget) or the ``KeyboardInterrupt`` is raised.
 
     ``split`` > 1: the batch (every feed's first axis) is cut into that many parts, run at once in as many
-    threads on the same session, and the (batch-first) outputs put back together in order.  For a session with
+    threads on the same session, and the (batch-first) outputs put back together in order (time axes padded with
+    zeros to the longest part's).  ``own_length``: each part's ``waveforms`` cut to its own ``lengths``' longest, so
+    that a part of one clip computes exactly what that clip alone does (int8's per-tensor scales see no other clip's
+    padding; :data:`~workbench.model.batching.DYNAMIC_QUANTIZED`).  For a session with
     one intra-op thread on a machine with ``split`` cores: on ``tiny`` (5 s clips, 2 cores) 7.5–7.9 ms a clip
     against 8.6–10.0 for one run with two intra-op threads, whose operators are too small to share well.
     """
@@ -79,6 +83,8 @@ def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float
     n = len(next(iter(feeds.values())))
     cuts = np.array_split(np.arange(n), max(1, min(int(split), n)))
     parts = [feeds] if len(cuts) == 1 else [{k: v[c[0]: c[-1] + 1] for k, v in feeds.items()} for c in cuts]
+    if own_length and len(parts) > 1:
+        parts = [{**p, "waveforms": p["waveforms"][:, : int(np.max(p["lengths"]))]} for p in parts]
     boxes: list[dict] = [{} for _ in parts]
 
     def work(part: dict, box: dict):
@@ -115,4 +121,13 @@ def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float
                              source=source, fix="check the clips (16 kHz mono, at least 400 samples), or export the model again.") from None
     if len(boxes) == 1:
         return boxes[0]["out"]
-    return [np.concatenate([np.asarray(box["out"][i]) for box in boxes]) for i in range(len(wanted))]
+    return [_joined([np.asarray(box["out"][i]) for box in boxes]) for i in range(len(wanted))]
+
+
+def _joined(outs: list[np.ndarray]) -> np.ndarray:
+    """The parts' outputs along the batch axis; a time axis (axis 1) that differs between parts (parts cut to their own
+    length) padded with zeros to the longest: the frame lengths output says where each row's frames end."""
+    if len({o.shape[1:] for o in outs}) > 1:
+        longest = max(o.shape[1] for o in outs)
+        outs = [np.pad(o, [(0, 0), (0, longest - o.shape[1])] + [(0, 0)] * (o.ndim - 2)) for o in outs]
+    return np.concatenate(outs)
