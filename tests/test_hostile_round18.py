@@ -214,3 +214,21 @@ def test_a_reports_sweep_does_not_fetch_the_hub_model_a_received_run_names(tmp_p
         reporting.sweep_model(tmp_path)
     assert "-p model=iic/emotion2vec_plus_base" in err.value.fix and "--model" not in err.value.fix
     assert reporting.sweep_model(tmp_path, "tiny") == "tiny"  # a model the user named is theirs to load
+
+
+def test_run_with_a_head_whose_card_loops_is_refused_before_the_model_loads(tmp_path, capsys):
+    """`run --model HEAD` with a card whose parent chain comes back to the head scored every clip and wrote the run
+    folder, then failed at the training-overlap step: the card is read before the model loads now."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    head = _card_folder(tmp_path / "head", {"id": "random-tiny", "path": "."})
+    wav = tmp_path / "a.wav"
+    sf.write(wav, (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
+    (tmp_path / "m.csv").write_text(f"id,path\na,{wav}\n", encoding="utf-8")
+    code = main(["run", str(tmp_path / "m.csv"), "--model", str(head), "--out", str(tmp_path / "out"), "--dtype", "float32"])
+    err = capsys.readouterr().err
+    assert code != 0 and "own ancestor" in err, err[-600:]
+    assert not (tmp_path / "out").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workbench.engine.ray_executor import RayOptions
 from workbench.runs.experiment import Experiment, check_untrusted, is_experiment_file
+from workbench.data.cards import card_for, is_folder
 from workbench.data.manifest import read_manifest
 from workbench.analysis.groups import BLANK_EMOTION_FIX, FIGURE_NAMES, blank_emotion_words, chance_words, unmapped_labels
 from workbench.analysis.metrics import headline_summary, run_training_overlap
@@ -109,6 +110,9 @@ def cmd_run(args) -> int:
         chosen = args.model or (experiment.model.model if experiment else None)
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
     print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
+    named = model.model if isinstance(model, ModelRef) else model if isinstance(model, str) else None
+    if named and is_folder(named):  # a head's card read before the model loads: a parent chain that loops is refused now, not after scoring
+        card_for(str(named))
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out),
                    command_line=typed_command(args))
