@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -430,6 +432,34 @@ def test_three_groups_give_each_groups_signed_recall_gap_against_the_rest_with_b
     assert any(ln.startswith("angry, f: +") for ln in shown) and len(shown) == saved["excluding_0"]
     assert all("not below the FDR: may be chance" in ln for ln in shown if ln.startswith("sad, "))
     assert not any(ln.startswith("angry, x") for ln in shown)  # its interval holds 0: tested, counted, not shown
+
+
+def test_the_report_page_shows_the_group_contrasts_metrics_prints(tmp_path, monkeypatch):
+    """The signed recall gaps (two groups) and each group's gap against the others (three or more) were in metrics.json
+    and on the screen only: the report's breakdown showed max − min, whose interval never holds 0."""
+    from test_calibration_cli import _run_folder
+
+    from workbench.analysis.groups import recall_gap_lines
+    from workbench.analysis.metrics import run_metrics
+    from workbench.views import reporting
+
+    rows = []
+    for g in "fmx":  # f recalls every angry clip, m and x none: each group's contrast excludes 0
+        for s in range(6):
+            rows += [(f"{g}{s}", "angry", "angry" if g == "f" else "sad") for _ in range(4)]
+            rows += [(f"{g}{s}", "sad", "sad") for _ in range(4)]
+    frame = _frame(rows)
+    frame["gender"] = frame["speaker"].str[0]
+    _run_folder(tmp_path / "run", frame)
+    rep = run_metrics(tmp_path / "run", by=("gender",), figures=False, n_boot=200)["raw"]
+    lines = [ln.strip() for ln in recall_gap_lines(rep.disparities["gender"])]
+    assert any(ln.startswith("angry, f: +") for ln in lines), lines
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.metrics_section(tmp_path / "run", by=["gender"], n_boot=200)
+    page = "".join(shown)
+    assert all(f"<p>{html.escape(ln)}</p>" in page for ln in lines), page[-3000:]
 
 
 def test_a_class_of_two_eligible_groups_among_three_keeps_the_contrast_lines_of_the_others():

@@ -28,7 +28,7 @@ from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F40
 from workbench.analysis.compare.variants import family_html, flags_words, mcnemar_family
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_phrase, unit_suffix
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, class_share_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, class_share_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, recall_gap_lines, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.metrics_groups import largest_groups
@@ -234,6 +234,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                 parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc(capped_join([
                     f"{g} ({why})" for g, why in disp["excluded_why"].items()], "; ", noun="groups", where="metrics.json")) if disp.get("excluded_why")
                     else "") + ".</p>")  # also for a gap not measured: "0 eligible group(s)" of two groups of 22 said no why
+            parts += [f"<p>{esc(line.strip())}</p>" for line in recall_gap_lines(disp)]  # each class's signed gaps, as metrics prints
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
         parts += [f"<p><b>by {esc(col)}</b>: {prose(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()
@@ -317,8 +318,7 @@ def _sentence(text) -> str:
 
 def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
     rf = _run(run_dir)
-    res = rf.results()
-    ok = select_rows(res)
+    ok = select_rows(rf.results())
     variants = list(dict.fromkeys(ok["variant"]))
     chosen = variant or (variants[0] if variants else None)
     ok = ok[ok["variant"] == chosen]
