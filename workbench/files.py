@@ -297,6 +297,12 @@ def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def is_sha256(value: Any) -> bool:
+    """Whether ``value`` is a sha256 as :func:`sha256_file` writes it (64 lower-case hex digits): what a record read from
+    someone else's file must hold before it is compared or used in a key."""
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
 def json_default(o: Any):
     """``json.dumps(default=…)`` for numpy scalars, tuples and sets; anything else as its string."""
     if isinstance(o, (np.floating, np.integer, np.bool_)):

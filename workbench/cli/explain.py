@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -50,7 +49,7 @@ from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
 
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
-from workbench.files import strict_json
+from workbench.files import is_sha256, strict_json
 from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
@@ -171,7 +170,7 @@ class _Session:
         ref = model_ref_from_args(self.args, base=self.recorded or ModelRef())
         info = self.rf.summary.get("model") if self.rf is not None and self.args.model is None else None
         identity = info.get("identity") if isinstance(info, dict) else None
-        if not ref.checksum or not (isinstance(identity, str) and re.fullmatch(r"[0-9a-f]{64}", identity)):
+        if not ref.checksum or not is_sha256(identity):
             return None
         dtype = "float32" if ref.dtype in ("auto", "int8") or ref.dtype.startswith("onnx-") else ref.dtype  # as load(gradients=True) does
         return _model_key(identity, dtype, ref.temperature, auto_device() if ref.device == "auto" else ref.device)

@@ -302,7 +302,7 @@ def checkpoint_identity(model_dir: str | os.PathLike | None, weights_sha256: str
 
 def _digest(value: Any) -> str | None:
     """A recorded sha256 (or ``"absent"``) as read from someone's summary.json, else ``None`` (not to be compared)."""
-    if value == "absent" or (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+    if value == "absent" or files.is_sha256(value):
         return value
     return None
 
